@@ -1,0 +1,83 @@
+#!/usr/bin/env node
+/**
+ * `mpa-sync emulator [--port 8787] [--host 127.0.0.1] [--tokens a,b] [--no-rate-limits]
+ *  [--stale-sequence ignore] [--fault-rate 0.05 --seed 1] [--latency 0]`
+ */
+import { parseArgs } from 'node:util';
+import { startEmulator } from './emulator/server.js';
+import type { FaultKind } from './emulator/core.js';
+
+const USAGE = `usage: mpa-sync emulator [options]
+
+Serves the Multiplayer Activity REST calls (PUT/GET/DELETE activities, activities/query,
+invites/server, recentplayergroups/server) on a local port, with the documented validation
+and rate limits.
+
+  --port <n>              port (default 8787; 0 picks a free one)
+  --host <addr>           interface (default 127.0.0.1)
+  --tokens <a,b>          accepted Authorization values (default: any XBL3.0 x=<hash>;<token>)
+  --no-rate-limits        turn the fine-grained rate limits off
+  --stale-sequence <m>    reject (default) or ignore writes with a stale sequence number
+  --fault-rate <p>        probability of a random fault per request (500/503/429/reset/hang)
+  --seed <n>              seed of the fault generator (default 1)
+  --latency <ms>          delay before every answer (default 0)
+`;
+
+async function main(argv: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: {
+      port: { type: 'string', default: '8787' },
+      host: { type: 'string', default: '127.0.0.1' },
+      tokens: { type: 'string' },
+      'no-rate-limits': { type: 'boolean', default: false },
+      'stale-sequence': { type: 'string', default: 'reject' },
+      'fault-rate': { type: 'string', default: '0' },
+      seed: { type: 'string', default: '1' },
+      latency: { type: 'string', default: '0' },
+      help: { type: 'boolean', short: 'h', default: false },
+    },
+  });
+  if (values.help || positionals[0] !== 'emulator') {
+    process.stdout.write(USAGE);
+    return values.help ? 0 : 2;
+  }
+  const port = Number(values.port);
+  const faultRate = Number(values['fault-rate']);
+  const stale = values['stale-sequence'];
+  if (!Number.isInteger(port) || port < 0 || port > 65535) return fail(`--port must be 0..65535, got ${values.port}`);
+  if (!(faultRate >= 0 && faultRate <= 1)) return fail(`--fault-rate must be 0..1, got ${values['fault-rate']}`);
+  if (stale !== 'reject' && stale !== 'ignore') return fail(`--stale-sequence must be reject or ignore, got ${stale}`);
+  const each = faultRate / 6;
+  const kinds: FaultKind[] = ['500', '503', '503-retry-after', '429', 'reset', 'hang'];
+  const emulator = await startEmulator({
+    port,
+    host: values.host,
+    tokens: values.tokens ? values.tokens.split(',') : undefined,
+    rateLimits: values['no-rate-limits'] ? false : undefined,
+    staleSequence: stale,
+    latencyMs: Number(values.latency) || 0,
+    faults: faultRate > 0 ? { seed: Number(values.seed), rates: Object.fromEntries(kinds.map((k) => [k, each])) } : undefined,
+  });
+  process.stdout.write(`mpa-sync emulator listening on ${emulator.url}\n`);
+  await new Promise<void>((resolve) => {
+    process.once('SIGINT', resolve);
+    process.once('SIGTERM', resolve);
+  });
+  await emulator.close();
+  return 0;
+}
+
+function fail(message: string): number {
+  process.stderr.write(`mpa-sync: ${message}\n${USAGE}`);
+  return 2;
+}
+
+main(process.argv.slice(2)).then(
+  (code) => process.exit(code),
+  (error: unknown) => {
+    process.stderr.write(`mpa-sync: ${error instanceof Error ? error.message : String(error)}\n`);
+    process.exit(1);
+  },
+);

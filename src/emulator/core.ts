@@ -1,0 +1,498 @@
+/**
+ * The emulator's service logic, independent of HTTP: routes, validation with the documented
+ * 400 bodies, sequence ordering, fine-grained rate limits, expiry, fault injection and an
+ * inspection API. `server.ts` puts it on a socket; `fetch` serves it in-process.
+ */
+import { z } from 'zod';
+import { activityInputSchema, deleteInputSchema, inviteInputSchema, LIMITS, recentPlayerGroupsSchema, titleIdSchema, xuidSchema } from '../schemas.js';
+import { resolveRateLimits, windowsFor, type RateCategory, type RateLimitConfig } from '../rate-limits.js';
+import { SlidingWindows } from '../sliding-window.js';
+import { seededRandom, type RandomSource } from '../random.js';
+
+/** A fault the emulator can inject instead of serving a request. */
+export type FaultKind = '500' | '503' | '503-retry-after' | '429' | 'reset' | 'hang' | 'not-json';
+
+/** Probabilities (0..1) of each fault per request, drawn from a seeded generator. */
+export interface FaultOptions {
+  /** Seed of the generator; the same seed and requests give the same faults. Default 1. */
+  seed?: number;
+  rates?: Partial<Record<FaultKind, number>>;
+  /** Retry-After sent with injected 429 and 503-retry-after answers, in seconds. Default 1. */
+  retryAfterSeconds?: number;
+  /** Only requests matching these methods are subject to random faults. Default all. */
+  methods?: string[];
+}
+
+/** Options of the emulator. */
+export interface EmulatorOptions {
+  /** Accepted Authorization header values. Default: any well-formed `XBL3.0 x=<hash>;<token>`. */
+  tokens?: readonly string[];
+  /** Title ids the caller may use; others get 400 AuthorizationError. Default: any. */
+  titleIds?: readonly number[];
+  /** What to do with a write whose sequence number is not greater than the last: `reject` (400, default) or `ignore` (204, nothing changes). */
+  staleSequence?: 'reject' | 'ignore';
+  /** Documented fine-grained rate limits (default), overrides of them, or `false` for none. */
+  rateLimits?: Partial<RateLimitConfig> | false;
+  /** An activity not updated for this long is removed. Default 24 h. */
+  expiryMs?: number;
+  /** Random faults. Default none. */
+  faults?: FaultOptions;
+  /** Delay added before every answer, in ms. Default 0. */
+  latencyMs?: number;
+  /** Clock. Default `Date.now`, read at each call so fake timers govern it. */
+  now?: () => number;
+}
+
+/** An activity the emulator holds. */
+export interface StoredActivity {
+  titleId: number;
+  xuid: string;
+  connectionString: string;
+  joinRestriction: string;
+  sequenceNumber: string;
+  currentPlayers?: number | undefined;
+  maxPlayers?: number | undefined;
+  groupId?: string | undefined;
+  platform?: string | undefined;
+  updatedAt: number;
+}
+
+/** One logged request. */
+export interface LoggedRequest {
+  time: number;
+  method: string;
+  path: string;
+  /** The user the request was about (path xuid, invite sender), if any. */
+  xuid?: string | undefined;
+  status: number;
+  body: unknown;
+  fault?: FaultKind | undefined;
+  /** Set when the request was refused by a rate limit. */
+  throttled?: boolean;
+}
+
+/** An invite the emulator accepted. */
+export interface RecordedInvite {
+  time: number;
+  titleId: number;
+  sender: string;
+  invitedUsers: string[];
+  connectionString?: string | undefined;
+  platform?: string | undefined;
+}
+
+/** A recent-player group the emulator accepted. */
+export interface RecordedRecentPlayerGroup {
+  time: number;
+  titleId: number;
+  players: string[];
+  timestamp: string;
+  encounterType: string;
+}
+
+/** Counters since start or the last reset. */
+export interface EmulatorCounters {
+  requests: number;
+  byStatus: Record<string, number>;
+  byMethod: Record<string, number>;
+  throttled: number;
+  faults: number;
+  /** The most requests ever in flight at once for one user. */
+  maxConcurrentPerUser: number;
+}
+
+/** A request as the core sees it. */
+export interface CoreRequest {
+  method: string;
+  path: string;
+  headers: Record<string, string | undefined>;
+  body: string;
+  signal?: AbortSignal | undefined;
+}
+
+/** What the transport must do: answer, drop the connection, or never answer. */
+export type CoreResponse =
+  | { kind: 'answer'; status: number; headers: Record<string, string>; body: string }
+  | { kind: 'reset' }
+  | { kind: 'hang' };
+
+const AUTH_FORM = /^XBL3\.0 x=([^;\s]+);\S.*$/;
+const ACTIVITY_PATH = /^\/titles\/([^/]+)\/users\/([^/]+)\/activities\/?$/;
+const INVITE_PATH = /^\/titles\/([^/]+)\/invites\/server\/?$/;
+const QUERY_PATH = /^\/titles\/([^/]+)\/activities\/query\/?$/;
+const RECENT_PATH = /^\/titles\/([^/]+)\/recentplayergroups\/server\/?$/;
+
+// The emulator accepts what the service documents: unknown fields are ignored, not refused,
+// and sequence numbers may arrive as strings (the REST reference) or numbers (the SDK).
+const wireActivity = z.object(activityInputSchema.shape);
+const wireDelete = z.object(deleteInputSchema.shape);
+const wireInvite = z.object(inviteInputSchema.shape);
+const wireQuery = z.object({ users: z.array(xuidSchema).min(1).max(LIMITS.queryUsersMax, { error: `at most ${LIMITS.queryUsersMax} users per query` }) });
+const wireRecent = z.object({ recentPlayerGroups: recentPlayerGroupsSchema });
+
+class Refusal {
+  constructor(
+    readonly status: number,
+    readonly body: unknown,
+    readonly headers: Record<string, string> = {},
+  ) {}
+}
+
+function invalid(debugMessage: string, errorCode = 'RequestValidationError'): Refusal {
+  return new Refusal(400, { errorCode, debugMessage });
+}
+
+function parseWire<S extends z.ZodType>(schema: S, body: unknown): z.output<S> {
+  const result = schema.safeParse(body);
+  if (result.success) return result.data;
+  const issue = result.error.issues[0]!;
+  throw invalid(`${issue.path.join('.') || 'body'}: ${issue.message}`);
+}
+
+/** The emulator's state machine for requests. */
+export class EmulatorCore {
+  readonly #options: EmulatorOptions;
+  readonly #limits: RateLimitConfig | undefined;
+  readonly #windows = new Map<RateCategory, SlidingWindows>();
+  #random: RandomSource;
+  #tokens: Set<string> | undefined;
+  #activities = new Map<string, StoredActivity>();
+  #lastSequence = new Map<string, bigint>();
+  #inFlight = new Map<string, number>();
+  #forced: { kind: FaultKind; retryAfterSeconds: number }[] = [];
+  log: LoggedRequest[] = [];
+  invites: RecordedInvite[] = [];
+  recentPlayerGroups: RecordedRecentPlayerGroup[] = [];
+  counters: EmulatorCounters = emptyCounters();
+
+  constructor(options: EmulatorOptions = {}) {
+    this.#options = options;
+    this.#limits = options.rateLimits === false ? undefined : resolveRateLimits(options.rateLimits);
+    for (const category of ['write', 'read', 'invite', 'recentPlayers'] as const) {
+      if (this.#limits) this.#windows.set(category, new SlidingWindows(windowsFor(this.#limits, category)));
+    }
+    this.#random = seededRandom(options.faults?.seed ?? 1);
+    this.#tokens = options.tokens ? new Set(options.tokens) : undefined;
+  }
+
+  now(): number {
+    return (this.#options.now ?? Date.now)();
+  }
+
+  /** Replaces the accepted Authorization values (`undefined`: any well-formed value). */
+  setTokens(tokens: readonly string[] | undefined): void {
+    this.#tokens = tokens ? new Set(tokens) : undefined;
+  }
+
+  /** Makes the next `count` requests fail with `kind`, before any random fault. */
+  failNext(kind: FaultKind, count = 1, retryAfterSeconds = this.#options.faults?.retryAfterSeconds ?? 1): void {
+    for (let i = 0; i < count; i++) this.#forced.push({ kind, retryAfterSeconds });
+  }
+
+  /** Live activities (expired ones are dropped first). */
+  activities(): StoredActivity[] {
+    this.#expire();
+    return [...this.#activities.values()].map((a) => ({ ...a }));
+  }
+
+  /** One user's live activity, if any. With several titles, pass the title id. */
+  activity(xuid: string, titleId?: number): StoredActivity | undefined {
+    this.#expire();
+    for (const a of this.#activities.values()) if (a.xuid === xuid && (titleId === undefined || a.titleId === titleId)) return { ...a };
+    return undefined;
+  }
+
+  /** Forgets every activity, sequence number, rate-limit entry, log line and counter. */
+  reset(): void {
+    this.#activities.clear();
+    this.#lastSequence.clear();
+    for (const w of this.#windows.values()) w.clear();
+    this.#forced = [];
+    this.log = [];
+    this.invites = [];
+    this.recentPlayerGroups = [];
+    this.counters = emptyCounters();
+    this.#random = seededRandom(this.#options.faults?.seed ?? 1);
+  }
+
+  async handle(request: CoreRequest): Promise<CoreResponse> {
+    const route = routeOf(request.method, request.path);
+    const user = route?.xuid;
+    const flightKey = user ?? '';
+    const concurrent = (this.#inFlight.get(flightKey) ?? 0) + 1;
+    this.#inFlight.set(flightKey, concurrent);
+    if (user) this.counters.maxConcurrentPerUser = Math.max(this.counters.maxConcurrentPerUser, concurrent);
+    try {
+      if (this.#options.latencyMs) await sleep(this.#options.latencyMs, request.signal);
+      return this.#serve(request, route);
+    } finally {
+      const left = (this.#inFlight.get(flightKey) ?? 1) - 1;
+      if (left) this.#inFlight.set(flightKey, left);
+      else this.#inFlight.delete(flightKey);
+    }
+  }
+
+  #serve(request: CoreRequest, route: Route | undefined): CoreResponse {
+    const time = this.now();
+    let body: unknown;
+    const entry: LoggedRequest = { time, method: request.method, path: request.path, xuid: route?.xuid, status: 0, body: undefined };
+    const finish = (response: CoreResponse, status: number): CoreResponse => {
+      entry.status = status;
+      this.log.push(entry);
+      this.counters.requests++;
+      this.counters.byStatus[status] = (this.counters.byStatus[status] ?? 0) + 1;
+      this.counters.byMethod[request.method] = (this.counters.byMethod[request.method] ?? 0) + 1;
+      return response;
+    };
+    try {
+      body = request.body ? JSON.parse(request.body) : undefined;
+    } catch {
+      body = request.body;
+    }
+    entry.body = body;
+
+    const fault = this.#drawFault(request.method);
+    if (fault) {
+      entry.fault = fault.kind;
+      this.counters.faults++;
+      switch (fault.kind) {
+        case 'reset':
+          return finish({ kind: 'reset' }, 0);
+        case 'hang':
+          return finish({ kind: 'hang' }, 0);
+        case 'not-json':
+          return finish(answer(200, '<html>gateway</html>', { 'content-type': 'text/html' }), 200);
+        case '500':
+          return finish(json(500, { errorCode: 'InternalServerError', debugMessage: 'injected fault' }), 500);
+        case '503':
+          return finish(json(503, { errorCode: 'ServiceUnavailable', debugMessage: 'injected fault' }), 503);
+        case '503-retry-after':
+          return finish(json(503, { errorCode: 'ServiceUnavailable', debugMessage: 'injected fault' }, { 'retry-after': String(fault.retryAfterSeconds) }), 503);
+        case '429':
+          this.counters.throttled++;
+          entry.throttled = true;
+          return finish(
+            json(429, throttledEntity(0, 0, 0, 'injected throttle'), { 'retry-after': String(fault.retryAfterSeconds) }),
+            429,
+          );
+      }
+    }
+
+    try {
+      if (!route) throw new Refusal(404, { errorCode: 'NotFound', debugMessage: `no route for ${request.method} ${request.path}` });
+      if (route.kind === 'wrong-method') throw new Refusal(405, { errorCode: 'MethodNotAllowed', debugMessage: `${request.method} is not allowed on ${request.path}` });
+      const caller = this.#authorize(request.headers.authorization);
+      const titleParsed = titleIdSchema.safeParse(route.titleId);
+      if (!titleParsed.success) throw invalid(`titleId: ${titleParsed.error.issues[0]!.message}`);
+      const titleId = titleParsed.data;
+      if (this.#options.titleIds && !this.#options.titleIds.includes(titleId)) {
+        throw invalid(`the caller may not access title ${titleId}`, 'AuthorizationError');
+      }
+      let subject = caller;
+      if (route.xuid !== undefined) {
+        const parsed = xuidSchema.safeParse(route.xuid);
+        if (!parsed.success) throw invalid(`xuid: ${parsed.error.issues[0]!.message}`);
+        subject = parsed.data;
+      }
+      if (route.kind === 'invite' && body && typeof body === 'object' && typeof (body as { sender?: unknown }).sender === 'string') {
+        subject = (body as { sender: string }).sender;
+        entry.xuid = subject;
+      }
+      this.#rateLimit(route.category, `${titleId}/${subject}`, time);
+      const status = this.#apply(route, titleId, subject, body, time);
+      if (status.kind === 'answer') return finish(status, status.status);
+      return finish(status, 0);
+    } catch (error) {
+      if (!(error instanceof Refusal)) throw error;
+      if (error.status === 429) {
+        this.counters.throttled++;
+        entry.throttled = true;
+      }
+      return finish(json(error.status, error.body, error.headers), error.status);
+    }
+  }
+
+  #authorize(header: string | undefined): string {
+    const match = header ? AUTH_FORM.exec(header) : null;
+    if (!header || !match) throw new Refusal(401, { errorCode: 'Unauthorized', debugMessage: 'Authorization must be XBL3.0 x=<userhash>;<token>' });
+    if (this.#tokens && !this.#tokens.has(header)) throw new Refusal(401, { errorCode: 'Unauthorized', debugMessage: 'the token is not valid (expired or unknown)' });
+    return match[1]!;
+  }
+
+  #rateLimit(category: RateCategory, key: string, time: number): void {
+    const windows = this.#windows.get(category);
+    if (!windows || !this.#limits) return;
+    const violation = windows.check(key, time);
+    if (!violation) {
+      windows.record(key, time);
+      return;
+    }
+    // The refused request counts too (in the windows that count refusals), so Retry-After
+    // is computed after recording it: retrying at that moment must succeed.
+    windows.record(key, time, true);
+    const freeAt = windows.availableAt(key, time);
+    const retryAfter = Math.max(1, Math.ceil((freeAt - time) / 1000));
+    throw new Refusal(
+      429,
+      throttledEntity(violation.current + 1, violation.window.limit, violation.window.windowMs / 1000, `rate limit for ${category} exceeded`),
+      { 'retry-after': String(retryAfter) },
+    );
+  }
+
+  #apply(route: Route, titleId: number, subject: string, body: unknown, time: number): CoreResponse {
+    const key = `${titleId}/${subject}`;
+    switch (route.kind) {
+      case 'get': {
+        const activity = this.#live(key, time);
+        return activity ? json(200, present(activity)) : answer(204, '');
+      }
+      case 'put':
+      case 'delete': {
+        const input = route.kind === 'put' ? parseWire(wireActivity, body) : parseWire(wireDelete, body);
+        const last = this.#lastSequence.get(key);
+        if (last !== undefined && input.sequenceNumber <= last) {
+          if (this.#options.staleSequence === 'ignore') return answer(204, '');
+          throw invalid(`sequenceNumber ${input.sequenceNumber} is not greater than the last accepted ${last}`);
+        }
+        this.#lastSequence.set(key, input.sequenceNumber);
+        if (route.kind === 'delete') {
+          this.#activities.delete(key);
+        } else {
+          const a = input as z.output<typeof wireActivity>;
+          this.#activities.set(key, {
+            titleId,
+            xuid: subject,
+            connectionString: a.connectionString,
+            joinRestriction: a.joinRestriction,
+            sequenceNumber: a.sequenceNumber.toString(),
+            currentPlayers: a.currentPlayers,
+            maxPlayers: a.maxPlayers,
+            groupId: a.groupId,
+            platform: a.platform,
+            updatedAt: time,
+          });
+        }
+        return answer(204, '');
+      }
+      case 'invite': {
+        const input = parseWire(wireInvite, body);
+        this.invites.push({ time, titleId, sender: input.sender, invitedUsers: input.invitedUsers, connectionString: input.connectionString, platform: input.platform });
+        return answer(204, '');
+      }
+      case 'query': {
+        const input = parseWire(wireQuery, body);
+        const userActivities = input.users.map((xuid) => {
+          const activity = this.#live(`${titleId}/${xuid}`, time);
+          return { userId: xuid, activities: activity ? [present(activity)] : [] };
+        });
+        return json(200, { userActivities });
+      }
+      case 'recent': {
+        const input = parseWire(wireRecent, body);
+        for (const g of input.recentPlayerGroups) {
+          this.recentPlayerGroups.push({ time, titleId, players: g.recentPlayers.map((p) => p.id), timestamp: g.timestamp, encounterType: g.encounterType });
+        }
+        return answer(204, '');
+      }
+      default:
+        throw new Refusal(404, { errorCode: 'NotFound', debugMessage: 'no such route' });
+    }
+  }
+
+  #live(key: string, time: number): StoredActivity | undefined {
+    const activity = this.#activities.get(key);
+    if (activity && time - activity.updatedAt >= this.#expiryMs()) {
+      this.#activities.delete(key);
+      return undefined;
+    }
+    return activity;
+  }
+
+  #expire(): void {
+    const time = this.now();
+    for (const key of [...this.#activities.keys()]) this.#live(key, time);
+  }
+
+  #expiryMs(): number {
+    return this.#options.expiryMs ?? 24 * 60 * 60 * 1000;
+  }
+
+  #drawFault(method: string): { kind: FaultKind; retryAfterSeconds: number } | undefined {
+    const forced = this.#forced.shift();
+    if (forced) return forced;
+    const faults = this.#options.faults;
+    if (!faults?.rates) return undefined;
+    if (faults.methods && !faults.methods.includes(method)) return undefined;
+    let draw = this.#random();
+    for (const [kind, rate] of Object.entries(faults.rates) as [FaultKind, number][]) {
+      if (draw < rate) return { kind, retryAfterSeconds: faults.retryAfterSeconds ?? 1 };
+      draw -= rate;
+    }
+    return undefined;
+  }
+}
+
+type Route =
+  | { kind: 'get' | 'put' | 'delete'; titleId: string; xuid: string; category: RateCategory }
+  | { kind: 'invite' | 'query' | 'recent'; titleId: string; xuid?: undefined; category: RateCategory }
+  | { kind: 'wrong-method'; titleId: string; xuid?: undefined; category: RateCategory };
+
+function routeOf(method: string, rawPath: string): Route | undefined {
+  const path = rawPath.split('?')[0]!;
+  let m = ACTIVITY_PATH.exec(path);
+  if (m) {
+    const kind = method === 'GET' ? 'get' : method === 'PUT' ? 'put' : method === 'DELETE' ? 'delete' : undefined;
+    if (!kind) return { kind: 'wrong-method', titleId: m[1]!, category: 'read' };
+    return { kind, titleId: m[1]!, xuid: decodeURIComponent(m[2]!), category: kind === 'get' ? 'read' : 'write' };
+  }
+  for (const [re, kind, category] of [
+    [INVITE_PATH, 'invite', 'invite'],
+    [QUERY_PATH, 'query', 'read'],
+    [RECENT_PATH, 'recent', 'recentPlayers'],
+  ] as const) {
+    m = re.exec(path);
+    if (m) return method === 'POST' ? { kind, titleId: m[1]!, category } : { kind: 'wrong-method', titleId: m[1]!, category };
+  }
+  return undefined;
+}
+
+function present(a: StoredActivity) {
+  return {
+    titleId: a.titleId,
+    userId: a.xuid,
+    connectionString: a.connectionString,
+    joinRestriction: a.joinRestriction,
+    sequenceNumber: a.sequenceNumber,
+    ...(a.currentPlayers !== undefined && { currentPlayers: a.currentPlayers }),
+    ...(a.maxPlayers !== undefined && { maxPlayers: a.maxPlayers }),
+    ...(a.groupId !== undefined && { groupId: a.groupId }),
+    ...(a.platform !== undefined && { platform: a.platform }),
+  };
+}
+
+function throttledEntity(current: number, max: number, periodSeconds: number, debugMessage: string) {
+  return { currentRequests: String(current), maxRequests: String(max), periodInSeconds: String(periodSeconds), limitType: 'Rate', debugMessage, version: '1' };
+}
+
+function answer(status: number, body: string, headers: Record<string, string> = {}): CoreResponse {
+  return { kind: 'answer', status, headers, body };
+}
+
+function json(status: number, body: unknown, headers: Record<string, string> = {}): CoreResponse {
+  return answer(status, JSON.stringify(body), { 'content-type': 'application/json', ...headers });
+}
+
+function emptyCounters(): EmulatorCounters {
+  return { requests: 0, byStatus: {}, byMethod: {}, throttled: 0, faults: 0, maxConcurrentPerUser: 0 };
+}
+
+function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(resolve, ms);
+    signal?.addEventListener('abort', () => {
+      clearTimeout(timer);
+      resolve();
+    }, { once: true });
+  });
+}
+

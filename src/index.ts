@@ -1,0 +1,52 @@
+/**
+ * mpa-sync public API.
+ */
+export { MpaClient, DEFAULT_BASE_URL } from './client.js';
+export type { MpaClientOptions, AuthorizationProvider, CallOptions, UserActivities } from './client.js';
+export {
+  MpaError,
+  MpaValidationError,
+  MpaRequestRejectedError,
+  MpaAuthorizationError,
+  MpaThrottledError,
+  MpaServerError,
+  MpaTransportError,
+  MpaUsageError,
+  MpaClosedError,
+} from './errors.js';
+export type { MpaErrorCode, MpaErrorDetails, ValidationIssue, TransportReason } from './errors.js';
+export { parseRetryAfter } from './retry-after.js';
+export type { RetryAfterOptions } from './retry-after.js';
+export { xboxSequenceNumber, SequenceStamper } from './sequence.js';
+export type { SequenceSource } from './sequence.js';
+export { seededRandom } from './random.js';
+export type { RandomSource } from './random.js';
+export { DOCUMENTED_RATE_LIMITS } from './rate-limits.js';
+export type { RateLimitConfig, CategoryLimits, RateCategory } from './rate-limits.js';
+export { LIMITS } from './schemas.js';
+export type {
+  Activity,
+  ActivityInput,
+  DeleteInput,
+  InviteInput,
+  RecentPlayerGroupInput,
+  JoinRestriction,
+  Platform,
+  EncounterType,
+  ThrottledEntity,
+  XuidInput,
+  SequenceNumberInput,
+} from './schemas.js';
+export { startEmulator, inProcessFetch } from './emulator/server.js';
+export type { Emulator, StartEmulatorOptions } from './emulator/server.js';
+export { EmulatorCore } from './emulator/core.js';
+export type {
+  EmulatorOptions,
+  FaultKind,
+  FaultOptions,
+  StoredActivity,
+  LoggedRequest,
+  RecordedInvite,
+  RecordedRecentPlayerGroup,
+  EmulatorCounters,
+} from './emulator/core.js';

@@ -1,0 +1,23 @@
+/**
+ * Randomness comes through a function so that tests and the emulator's fault injection repeat.
+ */
+
+/** Returns a float in [0, 1), like `Math.random`. */
+export type RandomSource = () => number;
+
+/**
+ * A small seeded generator (mulberry32): the same seed gives the same sequence.
+ *
+ * @example
+ * const random = seededRandom(42); random(); // 0.6011037519201636, every run
+ */
+export function seededRandom(seed: number): RandomSource {
+  let state = seed >>> 0;
+  return () => {
+    state = (state + 0x6d2b79f5) >>> 0;
+    let t = state;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}

@@ -1,0 +1,232 @@
+import { describe, expect, it } from 'vitest';
+import { EmulatorCore, type EmulatorOptions } from '../src/emulator/core.js';
+import { startEmulator } from '../src/emulator/server.js';
+import { START, TITLE, TOKEN } from './helpers.js';
+
+const XUID = '2533274800000001';
+const path = (xuid = XUID) => `/titles/${TITLE}/users/${xuid}/activities`;
+
+function harness(options: EmulatorOptions = {}) {
+  let now = START;
+  const core = new EmulatorCore({ now: () => now, ...options });
+  const call = async (method: string, p: string, body?: unknown, auth: string | null = TOKEN) => {
+    const r = await core.handle({ method, path: p, headers: { authorization: auth ?? undefined }, body: body === undefined ? '' : JSON.stringify(body) });
+    if (r.kind !== 'answer') return { status: 0, kind: r.kind, body: undefined, headers: {} as Record<string, string> };
+    return { status: r.status, kind: r.kind, body: r.body ? (JSON.parse(r.body) as Record<string, unknown>) : undefined, headers: r.headers };
+  };
+  let seq = 1;
+  const put = (xuid = XUID, extra: Record<string, unknown> = {}) => call('PUT', path(xuid), { connectionString: 'c', joinRestriction: 'Public', sequenceNumber: String(seq++), ...extra });
+  return { core, call, put, advance: (ms: number) => (now += ms), nextSeq: () => seq++ };
+}
+
+describe('emulator: validation with the documented 400 bodies', () => {
+  it.each([
+    ['connectionString too long', { connectionString: 'x'.repeat(513) }],
+    ['unknown joinRestriction', { joinRestriction: 'Everyone' }],
+    ['currentPlayers 0', { currentPlayers: 0 }],
+    ['maxPlayers 1', { maxPlayers: 1 }],
+    ['maxPlayers 101', { maxPlayers: 101 }],
+    ['groupId 128 chars', { groupId: 'g'.repeat(128) }],
+    ['sequenceNumber 0', { sequenceNumber: '0' }],
+    ['sequenceNumber above ulong', { sequenceNumber: '18446744073709551616' }],
+    ['unknown platform', { platform: 'Amiga' }],
+  ])('%s gives 400 RequestValidationError', async (_name, patch) => {
+    const { put } = harness();
+    const r = await put(XUID, patch);
+    expect(r.status).toBe(400);
+    expect(r.body).toMatchObject({ errorCode: 'RequestValidationError', debugMessage: expect.any(String) });
+  });
+
+  it('accepts a sequence number sent as a JSON number, as the SDK does, and ignores unknown fields', async () => {
+    const { call, core } = harness();
+    expect((await call('PUT', path(), { connectionString: 'c', joinRestriction: 'Public', sequenceNumber: 53_000_000_000, future: 1 })).status).toBe(204);
+    expect(core.activity(XUID)?.sequenceNumber).toBe('53000000000');
+  });
+
+  it('refuses a bad xuid or title id in the path', async () => {
+    const { call } = harness();
+    expect((await call('GET', path('abc'))).body).toMatchObject({ errorCode: 'RequestValidationError' });
+    expect((await call('GET', `/titles/0/users/${XUID}/activities`)).status).toBe(400);
+  });
+
+  it('answers 401 to a missing or malformed Authorization and to a token not in the accepted set', async () => {
+    const { call } = harness({ tokens: [TOKEN] });
+    expect((await call('GET', path(), undefined, null)).status).toBe(401);
+    expect((await call('GET', path(), undefined, 'Bearer abc')).status).toBe(401);
+    expect((await call('GET', path(), undefined, 'XBL3.0 x=1;other')).status).toBe(401);
+    expect((await call('GET', path())).status).toBe(204);
+  });
+
+  it('answers 400 AuthorizationError for a title the caller may not use', async () => {
+    const { call } = harness({ titleIds: [42] });
+    expect((await call('GET', path())).body).toMatchObject({ errorCode: 'AuthorizationError' });
+  });
+
+  it('answers 404 for unknown routes and 405 for wrong methods', async () => {
+    const { call } = harness();
+    expect((await call('GET', '/nope')).status).toBe(404);
+    expect((await call('POST', path())).status).toBe(405);
+    expect((await call('GET', `/titles/${TITLE}/invites/server`)).status).toBe(405);
+  });
+
+  it('validates invites (1..16 users, sender required) and recent-player groups', async () => {
+    const { call, core } = harness();
+    const invite = `/titles/${TITLE}/invites/server`;
+    expect((await call('POST', invite, { sender: '1', invitedUsers: [] })).status).toBe(400);
+    expect((await call('POST', invite, { invitedUsers: ['2'] })).status).toBe(400);
+    expect((await call('POST', invite, { sender: '1', invitedUsers: Array.from({ length: 17 }, (_, i) => String(i + 2)) })).status).toBe(400);
+    expect((await call('POST', invite, { sender: '1', invitedUsers: ['2'] })).status).toBe(204);
+    const recent = `/titles/${TITLE}/recentplayergroups/server`;
+    expect((await call('POST', recent, { recentPlayerGroups: [{ recentPlayers: [{ id: '1' }], timestamp: '2026-01-01T00:00:00Z', encounterType: 'Default' }] })).status).toBe(400);
+    expect((await call('POST', recent, { recentPlayerGroups: [{ recentPlayers: [{ id: '1' }, { id: '2' }], timestamp: '2026-01-01T00:00:00Z', encounterType: 'Opponent' }] })).status).toBe(204);
+    expect(core.invites).toHaveLength(1);
+    expect(core.recentPlayerGroups).toMatchObject([{ players: ['1', '2'], encounterType: 'Opponent' }]);
+  });
+});
+
+describe('emulator: sequence numbers', () => {
+  it('rejects a PUT or DELETE whose number is not greater than the last accepted, even after a DELETE', async () => {
+    const { call, core } = harness();
+    const body = (n: number) => ({ connectionString: 'c', joinRestriction: 'Public', sequenceNumber: String(n) });
+    expect((await call('PUT', path(), body(10))).status).toBe(204);
+    expect((await call('PUT', path(), body(10))).body).toMatchObject({ errorCode: 'RequestValidationError', debugMessage: expect.stringMatching(/sequence/i) });
+    expect((await call('DELETE', path(), { sequenceNumber: '9' })).status).toBe(400);
+    expect((await call('DELETE', path(), { sequenceNumber: '11' })).status).toBe(204);
+    expect((await call('PUT', path(), body(11))).status).toBe(400);
+    expect(core.activity(XUID)).toBeUndefined();
+  });
+
+  it('keeps sequences per user and per title', async () => {
+    const { call } = harness();
+    const body = { connectionString: 'c', joinRestriction: 'Public', sequenceNumber: '5' };
+    expect((await call('PUT', path('1'), body)).status).toBe(204);
+    expect((await call('PUT', path('2'), body)).status).toBe(204);
+    expect((await call('PUT', `/titles/99/users/1/activities`, body)).status).toBe(204);
+  });
+
+  it('answers 204 and changes nothing for a stale write when staleSequence is ignore', async () => {
+    const { call, core } = harness({ staleSequence: 'ignore' });
+    await call('PUT', path(), { connectionString: 'new', joinRestriction: 'Public', sequenceNumber: '10' });
+    expect((await call('PUT', path(), { connectionString: 'old', joinRestriction: 'Public', sequenceNumber: '9' })).status).toBe(204);
+    expect(core.activity(XUID)?.connectionString).toBe('new');
+  });
+});
+
+describe('emulator: fine-grained rate limits', () => {
+  it('write burst: 10 per 15 s, then 429 with Retry-After and a ThrottledEntity', async () => {
+    const { put, advance } = harness();
+    for (let i = 0; i < 10; i++) {
+      expect((await put()).status).toBe(204);
+      advance(100);
+    }
+    const r = await put();
+    expect(r.status).toBe(429);
+    expect(r.body).toMatchObject({ maxRequests: '10', periodInSeconds: '15', limitType: 'Rate' });
+    expect(Number(r.headers['retry-after'])).toBe(14);
+    advance(14_000);
+    expect((await put()).status).toBe(204);
+  });
+
+  it('write sustain: 100 per 300 s, throttled requests counted too', async () => {
+    const { put, advance } = harness();
+    let accepted = 0;
+    for (let i = 0; i < 100; i++) {
+      if ((await put()).status === 204) accepted++;
+      advance(1600);
+    }
+    expect(accepted).toBe(100);
+    const refused = await put();
+    expect(refused.status).toBe(429);
+    expect(refused.body).toMatchObject({ maxRequests: '100', periodInSeconds: '300' });
+    // The refused request occupies the sustain window too: without it the first accepted
+    // request (t=0) would free a slot after 140 s; with it, the second one (t=1.6 s) must go.
+    expect(refused.headers['retry-after']).toBe('142');
+    advance(Number(refused.headers['retry-after']) * 1000);
+    expect((await put()).status).toBe(204);
+    expect((await put()).status).toBe(429);
+  });
+
+  it('read burst 20 and invite burst 7; limits are per user and category', async () => {
+    const { call, put } = harness();
+    for (let i = 0; i < 20; i++) expect((await call('GET', path())).status).toBe(204);
+    expect((await call('GET', path())).status).toBe(429);
+    expect((await call('GET', path('2'))).status).toBe(204);
+    expect((await put()).status).toBe(204);
+    const invite = `/titles/${TITLE}/invites/server`;
+    for (let i = 0; i < 7; i++) expect((await call('POST', invite, { sender: '5', invitedUsers: ['2'] })).status).toBe(204);
+    expect((await call('POST', invite, { sender: '5', invitedUsers: ['2'] })).status).toBe(429);
+    expect((await call('POST', invite, { sender: '6', invitedUsers: ['2'] })).status).toBe(204);
+  });
+
+  it('limits are configurable or off', async () => {
+    const custom = harness({ rateLimits: { write: { burst: 2, sustain: 10 } } });
+    await custom.put();
+    await custom.put();
+    expect((await custom.put()).status).toBe(429);
+    const off = harness({ rateLimits: false });
+    for (let i = 0; i < 50; i++) expect((await off.put()).status).toBe(204);
+  });
+});
+
+describe('emulator: expiry, faults, inspection', () => {
+  it('drops an activity 24 h after its last update', async () => {
+    const { put, core, advance, call } = harness();
+    await put();
+    advance(23 * 3600_000);
+    expect(core.activity(XUID)).toBeDefined();
+    await put();
+    advance(23 * 3600_000);
+    expect((await call('GET', path())).status).toBe(200);
+    advance(3600_000);
+    expect((await call('GET', path())).status).toBe(204);
+    expect(core.activities()).toEqual([]);
+  });
+
+  it('injects seeded random faults that repeat run to run', async () => {
+    const run = async () => {
+      const { call, core } = harness({ rateLimits: false, faults: { seed: 7, rates: { '500': 0.2, '429': 0.1, reset: 0.1 } } });
+      const seen: (number | string)[] = [];
+      for (let i = 0; i < 40; i++) {
+        const r = await call('GET', path());
+        seen.push(r.status || r.kind);
+      }
+      return { seen, faults: core.counters.faults };
+    };
+    const a = await run();
+    const b = await run();
+    expect(a).toEqual(b);
+    expect(a.faults).toBeGreaterThan(0);
+    expect(a.seen).toContain(500);
+    expect(a.seen).toContain('reset');
+  });
+
+  it('logs every request and counts them; reset forgets everything', async () => {
+    const { put, call, core } = harness();
+    await put();
+    await call('GET', path());
+    expect(core.log.map((r) => [r.method, r.status, r.xuid])).toEqual([
+      ['PUT', 204, XUID],
+      ['GET', 200, XUID],
+    ]);
+    expect(core.counters).toMatchObject({ requests: 2, byStatus: { 204: 1, 200: 1 }, byMethod: { PUT: 1, GET: 1 } });
+    core.reset();
+    expect(core.log).toEqual([]);
+    expect(core.activities()).toEqual([]);
+    expect(core.counters.requests).toBe(0);
+  });
+
+  it('serves over real loopback HTTP and drops hung connections on close', async () => {
+    const emulator = await startEmulator({ port: 0 });
+    expect(emulator.url).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
+    const res = await fetch(emulator.url + path(), { headers: { authorization: TOKEN } });
+    expect(res.status).toBe(204);
+    emulator.failNext('hang');
+    const hung = fetch(emulator.url + path(), { headers: { authorization: TOKEN } }).then(
+      () => 'answered',
+      () => 'dropped',
+    );
+    await new Promise((r) => setTimeout(r, 20));
+    await emulator.close();
+    expect(await hung).toBe('dropped');
+  });
+});
