@@ -50,3 +50,20 @@ export type {
   RecordedRecentPlayerGroup,
   EmulatorCounters,
 } from './emulator/core.js';
+export { ActivitySync, throttleScope } from './engine/activity-sync.js';
+export type { ActivitySyncOptions, CloseResult } from './engine/activity-sync.js';
+export { MatchGroup } from './engine/group.js';
+export type { GroupOptions, GroupUpdate } from './engine/group.js';
+export type { SendReason } from './engine/player-machine.js';
+export type {
+  SyncEvents,
+  SyncStats,
+  RequestEvent,
+  ThrottledEvent,
+  RetryEvent,
+  SyncedEvent,
+  ErrorEvent,
+  StateEvent,
+  PlayerStateName,
+  PlayerEventBase,
+} from './engine/events.js';

@@ -272,7 +272,7 @@ export class EmulatorCore {
           this.counters.throttled++;
           entry.throttled = true;
           return finish(
-            json(429, throttledEntity(0, 0, 0, 'injected throttle'), { 'retry-after': String(fault.retryAfterSeconds) }),
+            json(429, throttledEntity(11, 10, 15, 'injected throttle'), { 'retry-after': String(fault.retryAfterSeconds) }),
             429,
           );
       }

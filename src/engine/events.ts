@@ -1,0 +1,98 @@
+/**
+ * Events and counters of {@link ActivitySync}. No event carries a token.
+ */
+import type { MpaError } from '../errors.js';
+import type { SendReason } from './player-machine.js';
+
+/** Fields every per-player event carries. */
+export interface PlayerEventBase {
+  xuid: string;
+  groupId: string;
+}
+
+/** One HTTP request finished (any outcome). */
+export interface RequestEvent extends PlayerEventBase {
+  method: 'PUT' | 'DELETE' | 'GET';
+  /** HTTP status, or 0 when no answer came (network error, timeout). */
+  status: number;
+  latencyMs: number;
+  /** 0 for the first attempt at this state, 1 for the first retry... */
+  attempt: number;
+  /** Why it was sent: join, settings, count, keepalive, leave, or verify (a GET after an ambiguous failure). */
+  reason: SendReason | 'verify';
+  sequenceNumber: string;
+  /** The error's code when it failed. */
+  error?: MpaError['code'];
+}
+
+/** The service said to wait (429, or 503 with Retry-After). */
+export interface ThrottledEvent extends PlayerEventBase {
+  method: 'PUT' | 'DELETE';
+  retryAfterMs: number;
+  /** `user`: only this player waits; `all`: the throttle was not per user, everyone waits. */
+  scope: 'user' | 'all';
+}
+
+/** A request will be tried again. */
+export interface RetryEvent extends PlayerEventBase {
+  method: 'PUT' | 'DELETE';
+  /** The attempt that comes next (1 = first retry). */
+  attempt: number;
+  delayMs: number;
+  cause: MpaError['code'] | 'UNKNOWN';
+}
+
+/** A player's state was accepted by the service. */
+export interface SyncedEvent extends PlayerEventBase {
+  method: 'PUT' | 'DELETE';
+  sequenceNumber: string;
+}
+
+/**
+ * Something needs attention: a request refused for good (400), an authorization failure
+ * (retried with backoff), or a bad event given to a binding.
+ */
+export interface ErrorEvent {
+  xuid?: string | undefined;
+  groupId?: string | undefined;
+  method?: 'PUT' | 'DELETE' | undefined;
+  error: MpaError;
+}
+
+/** A player's machine changed state. */
+export interface StateEvent extends PlayerEventBase {
+  state: PlayerStateName;
+  previous: PlayerStateName;
+}
+
+/** The resting and working states of a player's machine. */
+export type PlayerStateName = 'idle' | 'queued' | 'sending' | 'backoff' | 'active' | 'settle';
+
+/** Event names and listener signatures of {@link ActivitySync}. */
+export interface SyncEvents {
+  request: (event: RequestEvent) => void;
+  throttled: (event: ThrottledEvent) => void;
+  retry: (event: RetryEvent) => void;
+  synced: (event: SyncedEvent) => void;
+  error: (event: ErrorEvent) => void;
+  state: (event: StateEvent) => void;
+}
+
+/** What {@link ActivitySync.stats} returns. */
+export interface SyncStats {
+  /** Requests by method and HTTP status (`0` = no answer). */
+  requests: Record<string, Record<string, number>>;
+  /** Desired states replaced before they were sent, and leaves that needed no request. */
+  coalesced: number;
+  throttled: number;
+  retries: number;
+  /** Writes refused because a newer sequence number was already there. */
+  superseded: number;
+  /** Requests refused for good (400) and not retried. */
+  failed: number;
+  inFlight: number;
+  /** Players with a state waiting to be sent (queued or in backoff). */
+  pending: number;
+  players: number;
+  groups: number;
+}

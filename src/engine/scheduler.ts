@@ -1,0 +1,119 @@
+/**
+ * Plans every write within the service's per-user budgets and sends it through one p-queue.
+ *
+ * A write first takes a slot in its user's sliding windows (waiting, on the injectable timers,
+ * until one is free and any Retry-After has passed), then runs through the queue, which caps
+ * concurrency and, optionally, the global rate. The slot is stamped again when the request
+ * actually leaves, so the plan never runs ahead of the service's own count.
+ */
+import PQueue from 'p-queue';
+import { windowsFor, type RateLimitConfig } from '../rate-limits.js';
+import { SlidingWindows, type WindowEntry } from '../sliding-window.js';
+
+/** Request priorities: lower is more urgent. */
+export const PRIORITY = { leave: 0, settings: 1, count: 2 } as const;
+export type Priority = (typeof PRIORITY)[keyof typeof PRIORITY];
+
+/** Options of the scheduler, all with defaults in ActivitySync. */
+export interface SchedulerOptions {
+  /** Per-user write limits to plan for, or false to plan for none. */
+  limits: RateLimitConfig | false;
+  /** Added to each window, for latency and clock skew between us and the service. */
+  marginMs: number;
+  /** Requests in flight at once, across all players. */
+  concurrency: number;
+  /** A global cap: at most `cap` requests in any `intervalMs`. */
+  rateCap: { cap: number; intervalMs: number } | undefined;
+  now: () => number;
+}
+
+/** A write's place in its user's budget, from {@link Scheduler.acquire}. */
+export interface Lease {
+  xuid: string;
+  priority: Priority;
+  entry: WindowEntry | undefined;
+}
+
+export class Scheduler {
+  readonly #windows: SlidingWindows | undefined;
+  readonly #queue: PQueue;
+  readonly #blocked = new Map<string, number>();
+  #blockedAll = 0;
+
+  constructor(private readonly options: SchedulerOptions) {
+    this.#windows = options.limits ? new SlidingWindows(windowsFor(options.limits, 'write'), options.marginMs) : undefined;
+    this.#queue = new PQueue({
+      concurrency: options.concurrency,
+      ...(options.rateCap && { intervalCap: options.rateCap.cap, interval: options.rateCap.intervalMs, strict: true }),
+    });
+  }
+
+  /**
+   * Resolves when `xuid` may write at `priority`: its windows have room (count-only refreshes
+   * leave one write in reserve for a leave) and no Retry-After is pending for it or for all.
+   */
+  async acquire(xuid: string, priority: Priority, signal: AbortSignal): Promise<Lease> {
+    for (;;) {
+      const now = this.options.now();
+      const at = this.availableAt(xuid, priority, now);
+      if (at <= now) break;
+      await sleep(at - now, signal);
+    }
+    signal.throwIfAborted();
+    return { xuid, priority, entry: this.#windows?.record(xuid, this.options.now()) };
+  }
+
+  /** When `xuid` could next write at `priority`. */
+  availableAt(xuid: string, priority: Priority, now = this.options.now()): number {
+    const budget = this.#windows?.availableAt(xuid, now, priority === PRIORITY.count ? 1 : 0) ?? now;
+    return Math.max(budget, this.#blocked.get(xuid) ?? 0, this.#blockedAll);
+  }
+
+  /** Runs `send` through the queue under `lease`. An aborted lease gives its slot back. */
+  async run<T>(lease: Lease, signal: AbortSignal, send: () => Promise<T>): Promise<T> {
+    let sent = false;
+    try {
+      return await this.#queue.add(
+        () => {
+          sent = true;
+          if (lease.entry) this.#windows?.touch(lease.xuid, lease.entry, this.options.now());
+          return send();
+        },
+        { priority: PRIORITY.count - lease.priority, signal },
+      );
+    } finally {
+      if (!sent && lease.entry) this.#windows?.remove(lease.xuid, lease.entry);
+    }
+  }
+
+  /** Holds `xuid` (or everyone, with `undefined`) until `until`. */
+  block(xuid: string | undefined, until: number): void {
+    if (xuid === undefined) this.#blockedAll = Math.max(this.#blockedAll, until);
+    else this.#blocked.set(xuid, Math.max(this.#blocked.get(xuid) ?? 0, until));
+  }
+
+  /** Forgets a player's Retry-After once it has passed (keeps memory flat). */
+  forget(xuid: string): void {
+    const until = this.#blocked.get(xuid);
+    if (until !== undefined && until <= this.options.now()) this.#blocked.delete(xuid);
+  }
+
+  get waiting(): number {
+    return this.#queue.size;
+  }
+}
+
+function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (signal.aborted) return reject(signal.reason as Error);
+    const onAbort = () => {
+      clearTimeout(timer);
+      reject(signal.reason as Error);
+    };
+    const timer = setTimeout(() => {
+      signal.removeEventListener('abort', onAbort);
+      resolve();
+    }, ms);
+    signal.addEventListener('abort', onAbort, { once: true });
+  });
+}
