@@ -217,7 +217,7 @@ describe('ActivitySync: failures', () => {
     expect(throttled[0]).toMatchObject({ scope: 'all', retryAfterMs: 4000 });
     const first2 = emulator.core.log.find((l) => l.xuid === P(2))!;
     expect(first2.time - Date.parse('2026-01-01')).toBeGreaterThanOrEqual(4000);
-    await other.close({ timeoutMs: 1 }).catch(() => undefined);
+    await settle(clock, other.close(), 60_000, 100);
   });
 
   it.each(['500', '503', 'reset'] as const)('backs off with jitter after %s and succeeds', async (fault) => {

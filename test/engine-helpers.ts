@@ -75,3 +75,20 @@ export async function settle<T>(clock: Clock, promise: Promise<T>, maxMs = 3_600
 }
 
 export const P = (n: number) => String(2533274800000000n + BigInt(n));
+
+/**
+ * Runs fake timers from one to the next until `promise` settles: fast, for in-process
+ * transports only (real sockets need real time between timers).
+ */
+export async function drain<T>(clock: Clock, promise: Promise<T>, maxTimers = 100_000): Promise<T> {
+  let done = false;
+  const watched = promise.finally(() => (done = true));
+  for (let i = 0; i < maxTimers && !done; i++) {
+    await clock.tickAsync(0);
+    if (done) break;
+    if (clock.countTimers() === 0) break;
+    await clock.nextAsync();
+  }
+  if (!done) throw new Error('did not settle: no timers left or too many');
+  return watched;
+}
