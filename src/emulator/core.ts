@@ -8,6 +8,7 @@ import { activityInputSchema, deleteInputSchema, inviteInputSchema, LIMITS, rece
 import { resolveRateLimits, windowsFor, type RateCategory, type RateLimitConfig } from '../rate-limits.js';
 import { SlidingWindows } from '../sliding-window.js';
 import { seededRandom, type RandomSource } from '../random.js';
+import { sleep } from '../sleep.js';
 
 /** A fault the emulator can inject instead of serving a request. */
 export type FaultKind = '500' | '503' | '503-retry-after' | '429' | 'reset' | 'hang' | 'not-json';
@@ -223,7 +224,7 @@ export class EmulatorCore {
     this.#inFlight.set(flightKey, concurrent);
     if (user) this.counters.maxConcurrentPerUser = Math.max(this.counters.maxConcurrentPerUser, concurrent);
     try {
-      if (this.#options.latencyMs) await sleep(this.#options.latencyMs, request.signal);
+      if (this.#options.latencyMs) await sleep(this.#options.latencyMs, request.signal).catch(() => undefined);
       return this.#serve(request, route);
     } finally {
       const left = (this.#inFlight.get(flightKey) ?? 1) - 1;
@@ -485,14 +486,3 @@ function json(status: number, body: unknown, headers: Record<string, string> = {
 function emptyCounters(): EmulatorCounters {
   return { requests: 0, byStatus: {}, byMethod: {}, throttled: 0, faults: 0, maxConcurrentPerUser: 0 };
 }
-
-function sleep(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    const timer = setTimeout(resolve, ms);
-    signal?.addEventListener('abort', () => {
-      clearTimeout(timer);
-      resolve();
-    }, { once: true });
-  });
-}
-

@@ -6,16 +6,17 @@ import { EventEmitter } from 'eventemitter3';
 import { createActor, type ActorRefFrom } from 'xstate';
 import { z } from 'zod';
 import type { MpaClient } from '../client.js';
-import { MpaClosedError, MpaError, MpaThrottledError, MpaUsageError } from '../errors.js';
+import { MpaClosedError, MpaError, MpaThrottledError, MpaTransportError, MpaUsageError } from '../errors.js';
 import type { RandomSource } from '../random.js';
-import { DOCUMENTED_RATE_LIMITS, resolveRateLimits, type RateLimitConfig } from '../rate-limits.js';
-import { parseInput, type ThrottledEntity } from '../schemas.js';
+import { DOCUMENTED_RATE_LIMITS, resolveRateLimits, type RateCategory, type RateLimitConfig } from '../rate-limits.js';
+import { LIMITS, parseInput, type RecentPlayerGroupInput, type ThrottledEntity } from '../schemas.js';
+import { sleep } from '../sleep.js';
 import { SequenceStamper, xboxSequenceNumber, type SequenceSource } from '../sequence.js';
 import { fullJitterDelay, retryAfterDelay } from './backoff.js';
-import type { PlayerStateName, SyncEvents, SyncStats } from './events.js';
+import type { InviteResult, PlayerStateName, RecentPlayersResult, SyncEvents, SyncStats } from './events.js';
 import { MatchGroup, type GroupHost, type GroupOptions } from './group.js';
 import { classifyFailure, createPlayerMachine, type Desired, type FailureKind, type PlayerMachine } from './player-machine.js';
-import { Scheduler, type Lease } from './scheduler.js';
+import { PRIORITY, Scheduler, type Lease } from './scheduler.js';
 
 /** Options of {@link ActivitySync}; every one but `client` has a default. */
 export interface ActivitySyncOptions {
@@ -33,6 +34,8 @@ export interface ActivitySyncOptions {
   backoff?: { baseMs?: number; capMs?: number };
   /** Jitter added to a Retry-After, in ms. Default 250. */
   retryAfterJitterMs?: number;
+  /** Attempts for an invite or recent-players call before it is reported refused. Default 5. */
+  maxAttempts?: number;
   /** Rewrite an activity that has not been written for this long. Default 1 h (the service drops it after 24 h). */
   keepAliveMs?: number;
   /** Sequence numbers from the clock. Default {@link xboxSequenceNumber}, the official SDK's scale. */
@@ -56,6 +59,7 @@ const optionsSchema = z.object({
   rateCap: z.object({ cap: z.number().int().positive(), intervalMs: z.number().int().positive() }).optional(),
   backoff: z.object({ baseMs: z.number().int().positive().default(1000), capMs: z.number().int().positive().default(60_000) }).default({ baseMs: 1000, capMs: 60_000 }),
   retryAfterJitterMs: z.number().int().nonnegative().default(250),
+  maxAttempts: z.number().int().positive().default(5),
   keepAliveMs: z.number().int().positive().max(23 * 3600_000, { error: 'keepAliveMs must stay under the service’s 24 h expiry (at most 23 h)' }).default(3600_000),
 });
 
@@ -92,6 +96,8 @@ export class ActivitySync extends EventEmitter<SyncEvents> {
   readonly #waiters = new Set<() => void>();
   readonly #stats = { requests: {} as Record<string, Record<string, number>>, coalesced: 0, throttled: 0, retries: 0, superseded: 0, failed: 0, inFlight: 0 };
   readonly #host: GroupHost;
+  /** Aborted by close(): stops invites and reports still waiting. */
+  readonly #shutdown = new AbortController();
   #closed = false;
 
   constructor(options: ActivitySyncOptions) {
@@ -125,6 +131,10 @@ export class ActivitySync extends EventEmitter<SyncEvents> {
       release: (group) => this.#groups.get(group.groupId) === group && this.#groups.delete(group.groupId),
       settled: (xuids) => this.#until(() => xuids.every((x) => this.#isSettled(x))),
       assertOpen: () => this.#assertOpen(),
+      invite: (group, sender, xuids) => this.#invite(group, sender, xuids),
+      now: () => this.#now(),
+      onError: (error, groupId) => void this.emit('error', { groupId, error }),
+      reportRecentPlayers: (group, groups) => this.#reportRecentPlayers(group, groups),
     };
   }
 
@@ -170,12 +180,12 @@ export class ActivitySync extends EventEmitter<SyncEvents> {
    */
   async close(options: { timeoutMs?: number } = {}): Promise<CloseResult> {
     const timeoutMs = options.timeoutMs ?? 10_000;
-    const groups = [...this.#groups.values()];
-    for (const group of groups) group.leaveAll();
+    // Closing a group leaves everyone and sends its recent-players report, if it has one.
+    const closing = this.#closed ? [] : [...this.#groups.values()].map((group) => group.close().catch(() => undefined));
     this.#groups.clear();
     this.#closed = true;
     let timer: ReturnType<typeof setTimeout> | undefined;
-    await Promise.race([this.flush(), new Promise<void>((resolve) => (timer = setTimeout(resolve, timeoutMs)))]);
+    await Promise.race([Promise.all([this.flush(), ...closing]), new Promise<void>((resolve) => (timer = setTimeout(resolve, timeoutMs)))]);
     clearTimeout(timer);
     const undeleted: CloseResult['undeleted'] = [];
     for (const [xuid, player] of this.#players) {
@@ -186,6 +196,7 @@ export class ActivitySync extends EventEmitter<SyncEvents> {
       player.actor.stop();
     }
     this.#players.clear();
+    this.#shutdown.abort();
     for (const wake of this.#waiters) wake();
     return { undeleted };
   }
@@ -324,21 +335,88 @@ export class ActivitySync extends EventEmitter<SyncEvents> {
   }
 
   #retryDelay(xuid: string, desired: Desired, error: unknown, attempt: number): number {
-    const groupId = desired.groupId;
+    return this.#delayAfter({ xuid, groupId: desired.groupId, method: desired.method }, 'write', error, attempt);
+  }
+
+  /** The wait before attempt `attempt + 1`; a Retry-After also holds the budget it names. */
+  #delayAfter(base: { xuid: string; groupId: string; method: 'PUT' | 'DELETE' | 'POST' }, category: RateCategory, error: unknown, attempt: number): number {
     let delayMs: number;
     if (error instanceof MpaThrottledError && error.retryAfterMs !== undefined) {
       delayMs = retryAfterDelay(error.retryAfterMs, this.#options.retryAfterJitterMs, this.#random);
       const scope = throttleScope(error.throttle, this.#budgets);
-      this.#scheduler.block(scope === 'user' ? xuid : undefined, this.#now() + delayMs);
+      this.#scheduler.block(scope === 'user' ? base.xuid : undefined, this.#now() + delayMs, category);
       this.#stats.throttled++;
-      this.emit('throttled', { xuid, groupId, method: desired.method, retryAfterMs: error.retryAfterMs, scope });
+      this.emit('throttled', { ...base, retryAfterMs: error.retryAfterMs, scope });
     } else {
       delayMs = fullJitterDelay(attempt, this.#options.backoff, this.#random);
       if (error instanceof MpaThrottledError) this.#stats.throttled++;
     }
     this.#stats.retries++;
-    this.emit('retry', { xuid, groupId, method: desired.method, attempt: attempt + 1, delayMs, cause: error instanceof MpaError ? error.code : 'UNKNOWN' });
+    this.emit('retry', { ...base, attempt: attempt + 1, delayMs, cause: error instanceof MpaError ? error.code : 'UNKNOWN' });
     return delayMs;
+  }
+
+  /**
+   * One call outside the player machines (an invite, a recent-players report): within the
+   * budget of `key`, retried on Retry-After and retryable failures up to `maxAttempts`.
+   */
+  async #callWithRetries(
+    base: { xuid: string; groupId: string },
+    category: RateCategory,
+    reason: 'invite' | 'recentPlayers',
+    call: (signal: AbortSignal) => Promise<void>,
+  ): Promise<MpaError | undefined> {
+    const signal = this.#shutdown.signal;
+    for (let attempt = 0; ; attempt++) {
+      const started = this.#now();
+      try {
+        const lease = await this.#scheduler.acquire(base.xuid, PRIORITY.settings, signal, category);
+        await this.#scheduler.run(lease, signal, () => call(signal));
+        this.#record('POST', 204);
+        this.emit('request', { ...base, method: 'POST', status: 204, latencyMs: this.#now() - started, attempt, reason, sequenceNumber: '' });
+        return undefined;
+      } catch (caught) {
+        const error = caught instanceof MpaError ? caught : new MpaTransportError('aborted', 'stopped by close()', { cause: caught });
+        this.#record('POST', error.status ?? 0);
+        this.emit('request', { ...base, method: 'POST', status: error.status ?? 0, latencyMs: this.#now() - started, attempt, reason, sequenceNumber: '', error: error.code });
+        const kind = classifyFailure(error);
+        if (kind === 'permanent' || kind === 'superseded' || signal.aborted || attempt + 1 >= this.#options.maxAttempts) return error;
+        const delay = this.#delayAfter({ ...base, method: 'POST' }, category, error, attempt);
+        try {
+          await sleep(delay, signal);
+        } catch {
+          return error;
+        }
+      }
+    }
+  }
+
+  async #invite(group: MatchGroup, sender: string, xuids: readonly string[]): Promise<InviteResult> {
+    const result: InviteResult = { sent: [], refused: [] };
+    const { connectionString, platform } = group.settings;
+    for (let i = 0; i < xuids.length; i += LIMITS.invitedUsersMax) {
+      const chunk = xuids.slice(i, i + LIMITS.invitedUsersMax);
+      const error = await this.#callWithRetries({ xuid: sender, groupId: group.groupId }, 'invite', 'invite', (signal) =>
+        this.#client.sendServerInvite({ sender, invitedUsers: chunk, connectionString, ...(platform !== undefined && { platform }) }, { signal }),
+      );
+      if (error) result.refused.push(...chunk.map((xuid) => ({ xuid, error })));
+      else result.sent.push(...chunk);
+    }
+    return result;
+  }
+
+  async #reportRecentPlayers(group: MatchGroup, groups: RecentPlayerGroupInput[]): Promise<RecentPlayersResult> {
+    const result: RecentPlayersResult = { reported: 0, refused: [] };
+    for (let i = 0; i < groups.length; i += LIMITS.recentPlayerGroupsMax) {
+      const chunk = groups.slice(i, i + LIMITS.recentPlayerGroupsMax);
+      // The budget is the caller's (this server's), not any one player's.
+      const error = await this.#callWithRetries({ xuid: 'server', groupId: group.groupId }, 'recentPlayers', 'recentPlayers', (signal) =>
+        this.#client.reportRecentPlayerGroups(chunk, { signal }),
+      );
+      if (error) result.refused.push(...chunk.map((g) => ({ players: g.recentPlayers.map((p) => String(p.id)), error })));
+      else result.reported += chunk.length;
+    }
+    return result;
   }
 
   #settled(xuid: string, desired: Desired, outcome: 'ok' | FailureKind, error?: unknown): void {

@@ -12,14 +12,14 @@ export interface PlayerEventBase {
 
 /** One HTTP request finished (any outcome). */
 export interface RequestEvent extends PlayerEventBase {
-  method: 'PUT' | 'DELETE' | 'GET';
+  method: 'PUT' | 'DELETE' | 'GET' | 'POST';
   /** HTTP status, or 0 when no answer came (network error, timeout). */
   status: number;
   latencyMs: number;
   /** 0 for the first attempt at this state, 1 for the first retry... */
   attempt: number;
-  /** Why it was sent: join, settings, count, keepalive, leave, or verify (a GET after an ambiguous failure). */
-  reason: SendReason | 'verify';
+  /** Why it was sent: join, settings, count, keepalive, leave, verify (a GET after an ambiguous failure), invite or recentPlayers. */
+  reason: SendReason | 'verify' | 'invite' | 'recentPlayers';
   sequenceNumber: string;
   /** The error's code when it failed. */
   error?: MpaError['code'];
@@ -27,7 +27,8 @@ export interface RequestEvent extends PlayerEventBase {
 
 /** The service said to wait (429, or 503 with Retry-After). */
 export interface ThrottledEvent extends PlayerEventBase {
-  method: 'PUT' | 'DELETE';
+  /** POST for invites and recent players. */
+  method: 'PUT' | 'DELETE' | 'POST';
   retryAfterMs: number;
   /** `user`: only this player waits; `all`: the throttle was not per user, everyone waits. */
   scope: 'user' | 'all';
@@ -35,11 +36,27 @@ export interface ThrottledEvent extends PlayerEventBase {
 
 /** A request will be tried again. */
 export interface RetryEvent extends PlayerEventBase {
-  method: 'PUT' | 'DELETE';
+  method: 'PUT' | 'DELETE' | 'POST';
   /** The attempt that comes next (1 = first retry). */
   attempt: number;
   delayMs: number;
   cause: MpaError['code'] | 'UNKNOWN';
+}
+
+/** What {@link MatchGroup.invite} resolves with. */
+export interface InviteResult {
+  /** Users the service accepted an invite for. */
+  sent: string[];
+  /** Users not invited, each with the reason (a bad xuid, a 400, or retries exhausted). */
+  refused: { xuid: string; error: MpaError }[];
+}
+
+/** What {@link MatchGroup.reportRecentPlayers} resolves with. */
+export interface RecentPlayersResult {
+  /** Recent-player groups the service accepted. */
+  reported: number;
+  /** Groups not reported, with the reason. */
+  refused: { players: string[]; error: MpaError }[];
 }
 
 /** A player's state was accepted by the service. */
@@ -55,7 +72,7 @@ export interface SyncedEvent extends PlayerEventBase {
 export interface ErrorEvent {
   xuid?: string | undefined;
   groupId?: string | undefined;
-  method?: 'PUT' | 'DELETE' | undefined;
+  method?: 'PUT' | 'DELETE' | 'POST' | undefined;
   error: MpaError;
 }
 

@@ -3,9 +3,10 @@
  * the desired activity of each member and handed to the engine.
  */
 import { z } from 'zod';
-import { MpaUsageError, MpaValidationError } from '../errors.js';
+import { MpaError, MpaUsageError, MpaValidationError } from '../errors.js';
 import {
   connectionStringSchema,
+  encounterTypeSchema,
   groupIdSchema,
   joinRestrictionSchema,
   LIMITS,
@@ -13,8 +14,11 @@ import {
   parseInput,
   platformSchema,
   xuidSchema,
+  type EncounterType,
+  type RecentPlayerGroupInput,
   type XuidInput,
 } from '../schemas.js';
+import type { InviteResult, RecentPlayersResult } from './events.js';
 import type { Desired, SendReason } from './player-machine.js';
 import { PRIORITY, type Priority } from './scheduler.js';
 
@@ -31,8 +35,20 @@ export const groupSettingsSchema = z.strictObject({
   extraPlayers: extraPlayersSchema.default(0),
 });
 
+const recentPlayersOptionsSchema = z.strictObject({
+  /** How the whole match is reported: `Opponent` (default) or `Default`. Teams are always `Teammate`. */
+  encounterType: z.enum(['Opponent', 'Default']).default('Opponent'),
+  /** Also report every `intervalMs` while the match runs (long matches). Default: only at close. */
+  intervalMs: z.number().int().min(60_000, { error: 'intervalMs must be at least 60000' }).optional(),
+  /** The teams at report time, as lists of xuids. Default: none. */
+  teams: z.custom<() => readonly (readonly string[])[]>((v) => typeof v === 'function', { error: 'teams must be a function' }).optional(),
+});
+export type RecentPlayersOptions = z.input<typeof recentPlayersOptionsSchema>;
+
 export const groupOptionsSchema = groupSettingsSchema.extend({
   groupId: groupIdSchema.min(1, { error: 'groupId must not be empty' }),
+  /** Report who played with whom when the match closes (and on an interval). Default: off. */
+  recentPlayers: recentPlayersOptionsSchema.optional(),
 });
 /** Options of {@link ActivitySync.group}. */
 export type GroupOptions = z.input<typeof groupOptionsSchema>;
@@ -49,6 +65,10 @@ export interface GroupHost {
   release(group: MatchGroup): void;
   settled(xuids: readonly string[]): Promise<void>;
   assertOpen(): void;
+  invite(group: MatchGroup, sender: string, xuids: readonly string[]): Promise<InviteResult>;
+  reportRecentPlayers(group: MatchGroup, groups: RecentPlayerGroupInput[]): Promise<RecentPlayersResult>;
+  now(): number;
+  onError(error: MpaError, groupId: string): void;
 }
 
 /**
@@ -64,6 +84,10 @@ export class MatchGroup {
   readonly groupId: string;
   #settings: Settings;
   readonly #members = new Set<string>();
+  /** Everyone who played since the last recent-players report. */
+  readonly #played = new Set<string>();
+  readonly #recent: z.output<typeof recentPlayersOptionsSchema> | undefined;
+  #interval: ReturnType<typeof setInterval> | undefined;
   #closed = false;
 
   /** @internal */
@@ -73,8 +97,13 @@ export class MatchGroup {
   ) {
     const parsed = parseInput(groupOptionsSchema, options, 'group options');
     this.groupId = parsed.groupId;
-    const { groupId: _id, ...settings } = parsed;
+    const { groupId: _id, recentPlayers, ...settings } = parsed;
     this.#settings = settings;
+    this.#recent = recentPlayers;
+    if (recentPlayers?.intervalMs) {
+      this.#interval = setInterval(() => void this.#autoReport(), recentPlayers.intervalMs);
+      this.#interval.unref?.();
+    }
   }
 
   /** Members, in join order. */
@@ -108,6 +137,7 @@ export class MatchGroup {
     this.#checkCount(this.currentPlayers + 1);
     this.host.claim(id, this);
     this.#members.add(id);
+    this.#played.add(id);
     this.host.desire(id, this.#put(id, 'join', PRIORITY.settings));
     this.#refreshOthers(id, 'count', PRIORITY.count);
     return true;
@@ -140,14 +170,74 @@ export class MatchGroup {
     else this.#refreshOthers(undefined, 'count', PRIORITY.count);
   }
 
+  /**
+   * Sends server invites on behalf of `sender` with this group's connection string and
+   * platform: duplicates removed, split into calls of at most 16, within the sender's invite
+   * budget (7 per 15 s, 50 per 300 s), Retry-After honoured. Bad xuids are refused, not thrown.
+   *
+   * @example
+   * const { sent, refused } = await match.invite(host, [friendA, friendB]);
+   */
+  async invite(sender: XuidInput, xuids: readonly XuidInput[]): Promise<InviteResult> {
+    this.#assertUsable();
+    const from = parseInput(xuidSchema, sender, 'sender', ['sender']);
+    const valid: string[] = [];
+    const refused: InviteResult['refused'] = [];
+    for (const [i, xuid] of xuids.entries()) {
+      try {
+        const id = parseInput(xuidSchema, xuid, 'invitedUsers', ['invitedUsers', i]);
+        if (!valid.includes(id)) valid.push(id);
+      } catch (error) {
+        refused.push({ xuid: String(xuid), error: error as MpaValidationError });
+      }
+    }
+    const result = await this.host.invite(this, from, valid);
+    return { sent: result.sent, refused: [...refused, ...result.refused] };
+  }
+
+  /**
+   * Reports who played with whom since the last report: each team of 2+ as `Teammate`, the
+   * whole match as `Opponent` (or `Default`); 1-20 groups per call, within the recent-players
+   * budget. Called at close when the `recentPlayers` option is set.
+   */
+  async reportRecentPlayers(options: { encounterType?: 'Opponent' | 'Default'; teams?: readonly (readonly XuidInput[])[] } = {}): Promise<RecentPlayersResult> {
+    const timestamp = new Date(this.host.now()).toISOString();
+    const group = (ids: readonly string[], encounterType: EncounterType): RecentPlayerGroupInput => ({
+      recentPlayers: ids.slice(0, LIMITS.recentPlayersMax).map((id) => ({ id })),
+      timestamp,
+      encounterType,
+    });
+    const teams = (options.teams ?? []).map((team, i) => [...new Set(team.map((x, j) => parseInput(xuidSchema, x, 'teams', ['teams', i, j])))]);
+    const everyone = [...this.#played];
+    const groups = [
+      ...teams.filter((t) => t.length >= LIMITS.recentPlayersMin).map((t) => group(t, 'Teammate')),
+      ...(everyone.length >= LIMITS.recentPlayersMin ? [group(everyone, encounterTypeSchema.parse(options.encounterType ?? 'Opponent'))] : []),
+    ];
+    this.#played.clear();
+    for (const m of this.#members) this.#played.add(m);
+    if (groups.length === 0) return { reported: 0, refused: [] };
+    return this.host.reportRecentPlayers(this, groups);
+  }
+
   /** Everyone leaves and the group is removed; resolves when their DELETEs are settled. */
   async close(): Promise<void> {
     if (this.#closed) return;
-    const members = this.members;
-    for (const xuid of members) this.leave(xuid);
-    this.#closed = true;
+    const report = this.#autoReport();
+    const members = this.leaveAll();
     this.host.release(this);
-    await this.host.settled(members);
+    await Promise.all([this.host.settled(members), report]);
+  }
+
+  /** The automatic report (at close, on the interval): failures become `error` events. */
+  async #autoReport(): Promise<void> {
+    if (!this.#recent) return;
+    const teams = this.#recent.teams?.() ?? [];
+    try {
+      const result = await this.reportRecentPlayers({ encounterType: this.#recent.encounterType, teams });
+      for (const r of result.refused.slice(0, 1)) this.host.onError(r.error, this.groupId);
+    } catch (error) {
+      if (error instanceof MpaError) this.host.onError(error, this.groupId);
+    }
   }
 
   /** @internal Drops a member without a DELETE (they moved to another group). */
@@ -160,6 +250,7 @@ export class MatchGroup {
     const members = this.members;
     for (const xuid of members) this.leave(xuid);
     this.#closed = true;
+    clearInterval(this.#interval);
     return members;
   }
 

@@ -7,8 +7,9 @@
  * actually leaves, so the plan never runs ahead of the service's own count.
  */
 import PQueue from 'p-queue';
-import { windowsFor, type RateLimitConfig } from '../rate-limits.js';
+import { windowsFor, type RateCategory, type RateLimitConfig } from '../rate-limits.js';
 import { SlidingWindows, type WindowEntry } from '../sliding-window.js';
+import { sleep } from '../sleep.js';
 
 /** Request priorities: lower is more urgent. */
 export const PRIORITY = { leave: 0, settings: 1, count: 2 } as const;
@@ -27,21 +28,24 @@ export interface SchedulerOptions {
   now: () => number;
 }
 
-/** A write's place in its user's budget, from {@link Scheduler.acquire}. */
+/** A request's place in its user's budget, from {@link Scheduler.acquire}. */
 export interface Lease {
   xuid: string;
+  category: RateCategory;
   priority: Priority;
   entry: WindowEntry | undefined;
 }
 
 export class Scheduler {
-  readonly #windows: SlidingWindows | undefined;
+  readonly #windows = new Map<RateCategory, SlidingWindows>();
   readonly #queue: PQueue;
   readonly #blocked = new Map<string, number>();
   #blockedAll = 0;
 
   constructor(private readonly options: SchedulerOptions) {
-    this.#windows = options.limits ? new SlidingWindows(windowsFor(options.limits, 'write'), options.marginMs) : undefined;
+    for (const category of ['write', 'read', 'invite', 'recentPlayers'] as const) {
+      if (options.limits) this.#windows.set(category, new SlidingWindows(windowsFor(options.limits, category), options.marginMs));
+    }
     this.#queue = new PQueue({
       concurrency: options.concurrency,
       ...(options.rateCap && { intervalCap: options.rateCap.cap, interval: options.rateCap.intervalMs, strict: true }),
@@ -52,21 +56,22 @@ export class Scheduler {
    * Resolves when `xuid` may write at `priority`: its windows have room (count-only refreshes
    * leave one write in reserve for a leave) and no Retry-After is pending for it or for all.
    */
-  async acquire(xuid: string, priority: Priority, signal: AbortSignal): Promise<Lease> {
+  async acquire(xuid: string, priority: Priority, signal: AbortSignal, category: RateCategory = 'write'): Promise<Lease> {
     for (;;) {
       const now = this.options.now();
-      const at = this.availableAt(xuid, priority, now);
+      const at = this.availableAt(xuid, priority, now, category);
       if (at <= now) break;
       await sleep(at - now, signal);
     }
     signal.throwIfAborted();
-    return { xuid, priority, entry: this.#windows?.record(xuid, this.options.now()) };
+    return { xuid, category, priority, entry: this.#windows.get(category)?.record(xuid, this.options.now()) };
   }
 
-  /** When `xuid` could next write at `priority`. */
-  availableAt(xuid: string, priority: Priority, now = this.options.now()): number {
-    const budget = this.#windows?.availableAt(xuid, now, priority === PRIORITY.count ? 1 : 0) ?? now;
-    return Math.max(budget, this.#blocked.get(xuid) ?? 0, this.#blockedAll);
+  /** When `xuid` could next send a request of `category` at `priority`. */
+  availableAt(xuid: string, priority: Priority, now = this.options.now(), category: RateCategory = 'write'): number {
+    const reserve = category === 'write' && priority === PRIORITY.count ? 1 : 0;
+    const budget = this.#windows.get(category)?.availableAt(xuid, now, reserve) ?? now;
+    return Math.max(budget, this.#blocked.get(blockKey(category, xuid)) ?? 0, this.#blockedAll);
   }
 
   /** Runs `send` through the queue under `lease`. An aborted lease gives its slot back. */
@@ -76,26 +81,26 @@ export class Scheduler {
       return await this.#queue.add(
         () => {
           sent = true;
-          if (lease.entry) this.#windows?.touch(lease.xuid, lease.entry, this.options.now());
+          if (lease.entry) this.#windows.get(lease.category)?.touch(lease.xuid, lease.entry, this.options.now());
           return send();
         },
         { priority: PRIORITY.count - lease.priority, signal },
       );
     } finally {
-      if (!sent && lease.entry) this.#windows?.remove(lease.xuid, lease.entry);
+      if (!sent && lease.entry) this.#windows.get(lease.category)?.remove(lease.xuid, lease.entry);
     }
   }
 
-  /** Holds `xuid` (or everyone, with `undefined`) until `until`. */
-  block(xuid: string | undefined, until: number): void {
+  /** Holds `xuid`'s requests of `category` (or every request, with `undefined`) until `until`. */
+  block(xuid: string | undefined, until: number, category: RateCategory = 'write'): void {
     if (xuid === undefined) this.#blockedAll = Math.max(this.#blockedAll, until);
-    else this.#blocked.set(xuid, Math.max(this.#blocked.get(xuid) ?? 0, until));
+    else this.#blocked.set(blockKey(category, xuid), Math.max(this.#blocked.get(blockKey(category, xuid)) ?? 0, until));
   }
 
   /** Forgets a player's Retry-After once it has passed (keeps memory flat). */
-  forget(xuid: string): void {
-    const until = this.#blocked.get(xuid);
-    if (until !== undefined && until <= this.options.now()) this.#blocked.delete(xuid);
+  forget(xuid: string, category: RateCategory = 'write'): void {
+    const until = this.#blocked.get(blockKey(category, xuid));
+    if (until !== undefined && until <= this.options.now()) this.#blocked.delete(blockKey(category, xuid));
   }
 
   get waiting(): number {
@@ -103,17 +108,6 @@ export class Scheduler {
   }
 }
 
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve, reject) => {
-    if (signal.aborted) return reject(signal.reason as Error);
-    const onAbort = () => {
-      clearTimeout(timer);
-      reject(signal.reason as Error);
-    };
-    const timer = setTimeout(() => {
-      signal.removeEventListener('abort', onAbort);
-      resolve();
-    }, ms);
-    signal.addEventListener('abort', onAbort, { once: true });
-  });
+function blockKey(category: RateCategory, xuid: string): string {
+  return `${category}/${xuid}`;
 }
