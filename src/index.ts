@@ -67,3 +67,7 @@ export type {
   PlayerStateName,
   PlayerEventBase,
 } from './engine/events.js';
+export { bindMatchmaker } from './matchmaker-binding.js';
+export type { EventSource, MatchmakerBindingOptions } from './matchmaker-binding.js';
+export type { InviteResult, RecentPlayersResult } from './engine/events.js';
+export type { RecentPlayersOptions } from './engine/group.js';

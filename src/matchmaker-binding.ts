@@ -1,0 +1,108 @@
+/**
+ * Subscribes an ActivitySync to a matchmaker's (or a server framework's) events. Bad events
+ * become `error` events on the sync; nothing is ever thrown back into the matchmaker.
+ */
+import { MpaError, MpaUsageError } from './errors.js';
+import type { ActivitySync } from './engine/activity-sync.js';
+import type { GroupOptions, GroupUpdate } from './engine/group.js';
+
+/** Anything with `on`/`off` (or `addListener`/`removeListener`): Node's EventEmitter, eventemitter3, a socket. */
+export interface EventSource {
+  on?(event: string, listener: (...args: any[]) => void): unknown;
+  off?(event: string, listener: (...args: any[]) => void): unknown;
+  addListener?(event: string, listener: (...args: any[]) => void): unknown;
+  removeListener?(event: string, listener: (...args: any[]) => void): unknown;
+}
+
+/** Options of {@link bindMatchmaker}: event names and how to read each payload. */
+export interface MatchmakerBindingOptions<P = any> {
+  /** Event names. Defaults: `matchAllocated`, `playerJoined`, `playerLeft`, `matchSettingsChanged`, `matchEnded`. */
+  events?: Partial<Record<'matchAllocated' | 'playerJoined' | 'playerLeft' | 'matchSettingsChanged' | 'matchEnded', string>>;
+  /** Group options from a match-allocated payload. Default: the payload, with `matchId` as `groupId`. */
+  toGroup?: (payload: P) => GroupOptions;
+  /** Match id and xuid from a player joined/left payload. Default: `{ matchId, xuid }` fields. */
+  toPlayer?: (payload: P) => { matchId: string; xuid: string };
+  /** Match id and settings change from a settings payload. Default: `{ matchId, ...update }`. */
+  toUpdate?: (payload: P) => { matchId: string; update: GroupUpdate };
+  /** Match id from a match-ended payload. Default: `payload.matchId`. */
+  toMatchId?: (payload: P) => string;
+}
+
+const DEFAULT_EVENTS = {
+  matchAllocated: 'matchAllocated',
+  playerJoined: 'playerJoined',
+  playerLeft: 'playerLeft',
+  matchSettingsChanged: 'matchSettingsChanged',
+  matchEnded: 'matchEnded',
+} as const;
+
+/**
+ * Wires `source`'s events to `sync`; returns a function that unsubscribes.
+ *
+ * @example
+ * const unbind = bindMatchmaker(sync, matchmaker, {
+ *   events: { playerJoined: 'player:join' },
+ *   toPlayer: (e) => ({ matchId: e.match.id, xuid: e.user.xuid }),
+ * });
+ */
+export function bindMatchmaker<P = any>(sync: ActivitySync, source: EventSource, options: MatchmakerBindingOptions<P> = {}): () => void {
+  const names = { ...DEFAULT_EVENTS, ...options.events };
+  const toGroup =
+    options.toGroup ??
+    ((p: any) => {
+      const { matchId, ...rest } = p ?? {};
+      return { ...rest, groupId: rest.groupId ?? matchId };
+    });
+  const toPlayer = options.toPlayer ?? ((p: any) => ({ matchId: p?.matchId, xuid: p?.xuid }));
+  const toUpdate = options.toUpdate ?? ((p: any) => {
+    const { matchId, ...update } = p ?? {};
+    return { matchId, update };
+  });
+  const toMatchId = options.toMatchId ?? ((p: any) => p?.matchId);
+
+  const report = (event: string, error: unknown, groupId?: string) => {
+    const mpaError = error instanceof MpaError ? error : new MpaUsageError(`${event}: ${error instanceof Error ? error.message : String(error)}`);
+    sync.emit('error', { groupId, error: mpaError });
+  };
+  const matchOf = (event: string, matchId: unknown) => {
+    const group = typeof matchId === 'string' ? sync.getGroup(matchId) : undefined;
+    if (!group) throw new MpaUsageError(`${event}: unknown match ${JSON.stringify(matchId)}`);
+    return group;
+  };
+  const guarded = (event: string, handle: (payload: P) => void) => (payload: P) => {
+    try {
+      handle(payload);
+    } catch (error) {
+      report(event, error);
+    }
+  };
+
+  const handlers: [string, (payload: P) => void][] = [
+    [names.matchAllocated, guarded(names.matchAllocated, (p) => void sync.group(toGroup(p)))],
+    [names.playerJoined, guarded(names.playerJoined, (p) => {
+      const { matchId, xuid } = toPlayer(p);
+      if (xuid === undefined || xuid === null || xuid === '') throw new MpaUsageError(`${names.playerJoined}: missing xuid`);
+      matchOf(names.playerJoined, matchId).join(xuid);
+    })],
+    [names.playerLeft, guarded(names.playerLeft, (p) => {
+      const { matchId, xuid } = toPlayer(p);
+      if (xuid === undefined || xuid === null || xuid === '') throw new MpaUsageError(`${names.playerLeft}: missing xuid`);
+      matchOf(names.playerLeft, matchId).leave(xuid);
+    })],
+    [names.matchSettingsChanged, guarded(names.matchSettingsChanged, (p) => {
+      const { matchId, update } = toUpdate(p);
+      matchOf(names.matchSettingsChanged, matchId).update(update);
+    })],
+    [names.matchEnded, guarded(names.matchEnded, (p) => {
+      const matchId = toMatchId(p);
+      matchOf(names.matchEnded, matchId).close().catch((error: unknown) => report(names.matchEnded, error, matchId));
+    })],
+  ];
+  const on = (source.on ?? source.addListener)?.bind(source);
+  const off = (source.off ?? source.removeListener)?.bind(source);
+  if (!on || !off) throw new MpaUsageError('bindMatchmaker: the source needs on/off or addListener/removeListener');
+  for (const [event, handler] of handlers) on(event, handler);
+  return () => {
+    for (const [event, handler] of handlers) off(event, handler);
+  };
+}

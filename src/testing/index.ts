@@ -1,0 +1,115 @@
+/**
+ * `mpa-sync/testing`: test your own server's MPA behaviour in your own suite, on fake timers,
+ * with no sockets and no Xbox credentials.
+ *
+ * @example
+ * import { createTestKit } from 'mpa-sync/testing';
+ * const kit = await createTestKit();
+ * const match = kit.sync.group({ groupId: 'm', connectionString: 'c', maxPlayers: 8 });
+ * match.join('2533274800000001');
+ * await kit.settle();
+ * expect(kit.activityOf('2533274800000001')).toMatchObject({ currentPlayers: 1 });
+ * await kit.dispose();
+ */
+import { install, type Clock } from '@sinonjs/fake-timers';
+import { MpaClient } from '../client.js';
+import { ActivitySync, type ActivitySyncOptions } from '../engine/activity-sync.js';
+import type { RequestEvent, ThrottledEvent } from '../engine/events.js';
+import { EmulatorCore, type EmulatorOptions, type FaultKind, type LoggedRequest, type StoredActivity } from '../emulator/core.js';
+import { inProcessFetch } from '../emulator/server.js';
+import { seededRandom } from '../random.js';
+
+/** Options of {@link createTestKit}. */
+export interface TestKitOptions {
+  /** Emulator options (rate limits, faults, latency...). Default: the documented limits, no faults. */
+  emulator?: EmulatorOptions;
+  /** ActivitySync options besides the client. Default: defaults, with a seeded random source. */
+  sync?: Omit<ActivitySyncOptions, 'client'>;
+  /** Title id. Default 1234567890. */
+  titleId?: number;
+  /**
+   * Start of fake time. Default 2026-01-01T00:00:00Z (a realistic date: sequence numbers on the
+   * SDK's scale start in 2015, and p-queue's interval limit misbehaves at epoch 0).
+   */
+  now?: number | Date;
+  /**
+   * Your own fake clock (anything with `tickAsync`), if you installed one. Default: the kit
+   * installs @sinonjs/fake-timers, leaving `nextTick` and `queueMicrotask` real, and uninstalls it in dispose().
+   */
+  clock?: Pick<Clock, 'tickAsync'>;
+}
+
+/** What {@link createTestKit} returns. */
+export interface TestKit {
+  readonly sync: ActivitySync;
+  readonly client: MpaClient;
+  /** The in-process emulator: log, counters, invites, recent-player groups, failNext, reset. */
+  readonly emulator: EmulatorCore;
+  readonly clock: Pick<Clock, 'tickAsync'>;
+  /** Advances fake time by `ms`, running every timer due. */
+  advance(ms: number): Promise<void>;
+  /** Advances fake time until every desired state is on the service (at most `maxMs`, default 1 h). */
+  settle(maxMs?: number): Promise<void>;
+  /** The activity the service holds for `xuid`, or undefined. */
+  activityOf(xuid: string): StoredActivity | undefined;
+  /** The requests the service saw about `xuid` (its PUT, DELETE, GET, and invites it sent). */
+  requestsOf(xuid: string): LoggedRequest[];
+  /** Every request event the engine emitted. */
+  readonly requests: RequestEvent[];
+  /** Every throttle the engine met. */
+  readonly throttles: ThrottledEvent[];
+  /** Makes the next `count` requests fail with `kind`. */
+  failNext(kind: FaultKind, count?: number, retryAfterSeconds?: number): void;
+  /** Closes the sync (bounded in fake time) and uninstalls the kit's clock. */
+  dispose(): Promise<void>;
+}
+
+/**
+ * Creates an in-process emulator and an ActivitySync wired to it, both on fake timers.
+ */
+export async function createTestKit(options: TestKitOptions = {}): Promise<TestKit> {
+  const start = options.now === undefined ? Date.parse('2026-01-01T00:00:00Z') : +options.now;
+  const installed = options.clock ? undefined : install({ now: start, toNotFake: ['nextTick', 'queueMicrotask'] });
+  const clock = options.clock ?? installed!;
+  const emulator = new EmulatorCore(options.emulator);
+  const client = new MpaClient({
+    titleId: options.titleId ?? 1234567890,
+    baseUrl: 'http://127.0.0.1:9',
+    authorization: () => 'XBL3.0 x=0;test-kit',
+    fetch: inProcessFetch(emulator),
+  });
+  const sync = new ActivitySync({ random: seededRandom(1), ...options.sync, client });
+  const requests: RequestEvent[] = [];
+  const throttles: ThrottledEvent[] = [];
+  sync.on('request', (e) => requests.push(e));
+  sync.on('throttled', (e) => throttles.push(e));
+
+  const runUntil = async (promise: Promise<unknown>, maxMs: number) => {
+    let done = false;
+    const watched = promise.finally(() => (done = true));
+    for (let spent = 0; !done && spent < maxMs; spent += 100) await clock.tickAsync(100);
+    if (!done) throw new Error(`mpa-sync test kit: not settled after ${maxMs} ms of fake time`);
+    await watched;
+  };
+
+  return {
+    sync,
+    client,
+    emulator,
+    clock,
+    requests,
+    throttles,
+    advance: async (ms) => void (await clock.tickAsync(ms)),
+    settle: (maxMs = 3_600_000) => runUntil(sync.flush(), maxMs),
+    activityOf: (xuid) => emulator.activity(xuid),
+    requestsOf: (xuid) => emulator.log.filter((r) => r.xuid === xuid),
+    failNext: (kind, count, retryAfterSeconds) => emulator.failNext(kind, count, retryAfterSeconds),
+    async dispose() {
+      try {
+        if (!sync.closed) await runUntil(sync.close({ timeoutMs: 10_000 }), 20_000);
+      } finally {
+        installed?.uninstall();
+      }
+    },
+  };
+}
