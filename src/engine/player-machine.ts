@@ -116,7 +116,9 @@ export function createPlayerMachine(services: PlayerServices) {
         if (context.pending) services.coalesced(context.xuid);
         // Coalesced changes keep the most urgent reason among them.
         const priority = Math.min(event.desired.priority, context.pending?.priority ?? event.desired.priority) as Priority;
-        return { pending: { ...event.desired, priority } };
+        // A join folded into a later refresh is still, for the logs, the player's join.
+        const reason = context.pending?.reason === 'join' && event.desired.method === 'PUT' ? 'join' : event.desired.reason;
+        return { pending: { ...event.desired, priority, reason } as Desired };
       }),
       dropPending: assign(({ context }) => {
         if (context.pending) services.coalesced(context.xuid);
