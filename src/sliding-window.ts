@@ -90,6 +90,12 @@ export class SlidingWindows {
     return worst;
   }
 
+  /** Time of the latest entry for `key`, if any is still kept. */
+  lastAt(key: string): number | undefined {
+    const entries = this.#log.get(key);
+    return entries?.[entries.length - 1]?.t;
+  }
+
   /** Number of keys with a live entry. */
   get size(): number {
     return this.#log.size;

@@ -139,7 +139,10 @@ describe('ActivitySync: budgets and priorities', () => {
   });
 
   it('count refreshes keep one write in reserve, so a leave is not held back', async () => {
-    const { sync, clock, emulator, writesOf } = await start({ sync: { budgets: { write: { burst: 3, sustain: 100 } } }, emulator: { rateLimits: { write: { burst: 3, sustain: 100 } } } });
+    const { sync, clock, emulator, writesOf } = await start({
+      sync: { budgets: { write: { burst: 3, sustain: 100 } }, countRefreshIntervalMs: 0 },
+      emulator: { rateLimits: { write: { burst: 3, sustain: 100 } } },
+    });
     const match = sync.group({ ...settings, maxPlayers: 100 });
     match.join(P(0));
     await clock.tickAsync(10);
@@ -153,6 +156,26 @@ describe('ActivitySync: budgets and priorities', () => {
     expect(writesOf(P(0)).map((w) => w.method)).toEqual(['PUT', 'PUT', 'DELETE']);
     await settle(clock, sync.flush());
     expect(emulator.core.counters.throttled).toBe(0);
+  });
+
+  it('paces count-only refreshes: arrivals within countRefreshIntervalMs fold into one PUT per player', async () => {
+    const { sync, clock, emulator, writesOf } = await start({ sync: { countRefreshIntervalMs: 15_000 } });
+    const match = sync.group({ ...settings, maxPlayers: 100 });
+    match.join(P(0));
+    await clock.tickAsync(100);
+    for (let i = 1; i <= 10; i++) {
+      match.join(P(i));
+      await clock.tickAsync(1000);
+    }
+    // The first player: its join, then one refresh 15 s after it, carrying every arrival.
+    await clock.tickAsync(5000);
+    expect(writesOf(P(0)).map((w) => w.time - writesOf(P(0))[0]!.time)).toEqual([0, 15_000]);
+    expect(emulator.activity(P(0))?.currentPlayers).toBe(11);
+    // A settings change is not paced.
+    match.update({ joinRestriction: 'InviteOnly' });
+    await clock.tickAsync(10);
+    expect(emulator.activity(P(0))?.joinRestriction).toBe('InviteOnly');
+    await settle(clock, sync.flush());
   });
 
   it('budgets can be turned off (then the emulator throttles and Retry-After is honoured)', async () => {

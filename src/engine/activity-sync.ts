@@ -28,6 +28,12 @@ export interface ActivitySyncOptions {
   budgetMarginMs?: number;
   /** Requests in flight at once across all players. Default 16. */
   concurrency?: number;
+  /**
+   * A change of player count alone waits until the player's previous write is this old, so that
+   * one write carries several arrivals and departures. Joins, settings changes and leaves are
+   * never paced. Default 15 000 (the burst window); 0 sends every count change as budgets allow.
+   */
+  countRefreshIntervalMs?: number;
   /** Optional global cap: at most `cap` requests per `intervalMs`. Default none. */
   rateCap?: { cap: number; intervalMs: number };
   /** Exponential backoff (full jitter) for failures without Retry-After. Default base 1000 ms, cap 60 000 ms. */
@@ -56,6 +62,7 @@ const optionsSchema = z.object({
   client: z.custom<MpaClient>((v) => typeof v === 'object' && v !== null && 'setActivity' in v, { error: 'client must be an MpaClient' }),
   budgetMarginMs: z.number().int().nonnegative().default(1000),
   concurrency: z.number().int().positive().default(16),
+  countRefreshIntervalMs: z.number().int().nonnegative().default(15_000),
   rateCap: z.object({ cap: z.number().int().positive(), intervalMs: z.number().int().positive() }).optional(),
   backoff: z.object({ baseMs: z.number().int().positive().default(1000), capMs: z.number().int().positive().default(60_000) }).default({ baseMs: 1000, capMs: 60_000 }),
   retryAfterJitterMs: z.number().int().nonnegative().default(250),
@@ -113,6 +120,7 @@ export class ActivitySync extends EventEmitter<SyncEvents> {
       marginMs: this.#options.budgetMarginMs,
       concurrency: this.#options.concurrency,
       rateCap: this.#options.rateCap,
+      countRefreshIntervalMs: this.#options.countRefreshIntervalMs,
       now: this.#now,
     });
     this.#machine = createPlayerMachine({

@@ -25,6 +25,8 @@ export interface SchedulerOptions {
   concurrency: number;
   /** A global cap: at most `cap` requests in any `intervalMs`. */
   rateCap: { cap: number; intervalMs: number } | undefined;
+  /** A player-count refresh waits at least this long after the player's previous write. */
+  countRefreshIntervalMs: number;
   now: () => number;
 }
 
@@ -69,9 +71,13 @@ export class Scheduler {
 
   /** When `xuid` could next send a request of `category` at `priority`. */
   availableAt(xuid: string, priority: Priority, now = this.options.now(), category: RateCategory = 'write'): number {
-    const reserve = category === 'write' && priority === PRIORITY.count ? 1 : 0;
-    const budget = this.#windows.get(category)?.availableAt(xuid, now, reserve) ?? now;
-    return Math.max(budget, this.#blocked.get(blockKey(category, xuid)) ?? 0, this.#blockedAll);
+    const countOnly = category === 'write' && priority === PRIORITY.count;
+    const windows = this.#windows.get(category);
+    const budget = windows?.availableAt(xuid, now, countOnly ? 1 : 0) ?? now;
+    // Count refreshes are paced: a count a few seconds old matters less to friends than the
+    // requests (and budget) it would cost to chase every arrival.
+    const paced = countOnly ? (windows?.lastAt(xuid) ?? -Infinity) + this.options.countRefreshIntervalMs : 0;
+    return Math.max(budget, paced, this.#blocked.get(blockKey(category, xuid)) ?? 0, this.#blockedAll);
   }
 
   /** Runs `send` through the queue under `lease`. An aborted lease gives its slot back. */
