@@ -42,6 +42,23 @@ describe('ActivitySync: the basic lifecycle', () => {
     expect(sync.stats()).toMatchObject({ players: 1, groups: 1, inFlight: 0, pending: 0, throttled: 0 });
   });
 
+  it('emits state, request and synced events through the machine: idle, queued, sending, active, and back', async () => {
+    const { sync, clock } = await start();
+    const states: string[] = [];
+    const synced: string[] = [];
+    sync.on('state', (e) => states.push(`${e.previous}>${e.state}`));
+    sync.on('synced', (e) => synced.push(`${e.method} ${e.xuid} ${e.groupId}`));
+    const match = sync.group(settings);
+    match.join(P(1));
+    await settle(clock, sync.flush());
+    expect(sync.playerState(P(1))).toBe('active');
+    match.leave(P(1));
+    await settle(clock, sync.flush());
+    expect(states).toEqual(['idle>queued', 'queued>sending', 'sending>active', 'active>queued', 'queued>sending', 'sending>idle']);
+    expect(synced).toEqual([`PUT ${P(1)} match-42`, `DELETE ${P(1)} match-42`]);
+    expect(sync.playerState(P(1))).toBeUndefined();
+  });
+
   it('counts cross-play players through extraPlayers', async () => {
     const { sync, clock, emulator } = await start();
     const match = sync.group({ ...settings, extraPlayers: 3 });

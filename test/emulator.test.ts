@@ -158,6 +158,30 @@ describe('emulator: fine-grained rate limits', () => {
     expect((await call('POST', invite, { sender: '6', invitedUsers: ['2'] })).status).toBe(204);
   });
 
+  it.each([
+    ['read sustain', 'read', 200, 300],
+    ['invite sustain', 'invite', 50, 300],
+    ['recent-players burst', 'recent', 3, 15],
+    ['recent-players sustain', 'recent', 50, 300],
+  ] as const)('%s: %i per %i s', async (_name, kind, limit, periodSeconds) => {
+    const { call, advance } = harness();
+    const send = () =>
+      kind === 'read'
+        ? call('GET', path())
+        : kind === 'invite'
+          ? call('POST', `/titles/${TITLE}/invites/server`, { sender: '5', invitedUsers: ['2'] })
+          : call('POST', `/titles/${TITLE}/recentplayergroups/server`, { recentPlayerGroups: [{ recentPlayers: [{ id: '1' }, { id: '2' }], timestamp: '2026-01-01T00:00:00Z', encounterType: 'Default' }] });
+    // Spread over the window so that only the window under test can fill.
+    const step = Math.floor((periodSeconds * 1000) / (limit + 1));
+    for (let i = 0; i < limit; i++) {
+      expect((await send()).status).toBeLessThan(300);
+      advance(step);
+    }
+    const refused = await send();
+    expect(refused.status).toBe(429);
+    expect(refused.body).toMatchObject({ maxRequests: String(limit), periodInSeconds: String(periodSeconds) });
+  });
+
   it('limits are configurable or off', async () => {
     const custom = harness({ rateLimits: { write: { burst: 2, sustain: 10 } } });
     await custom.put();
