@@ -2,6 +2,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { MpaClient } from '../src/client.js';
 import { ActivitySync } from '../src/engine/activity-sync.js';
 import { seededRandom } from '../src/random.js';
+import { sleep } from '../src/sleep.js';
 import { P, rig, settle, type Rig } from './engine-helpers.js';
 import { TITLE, TOKEN } from './helpers.js';
 
@@ -29,7 +30,7 @@ describe('two servers, one emulator', () => {
     emulator.core.log.length = 0;
     const handle = emulator.core.handle.bind(emulator.core);
     emulator.core.handle = async (request) => {
-      if (request.method === 'DELETE') await new Promise((resolve) => setTimeout(resolve, 5000));
+      if (request.method === 'DELETE') await sleep(5000); // on the fake clock
       return handle(request);
     };
     matchA.leave(P(1));
