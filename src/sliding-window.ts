@@ -96,11 +96,6 @@ export class SlidingWindows {
     return entries?.[entries.length - 1]?.t;
   }
 
-  /** Number of keys with a live entry. */
-  get size(): number {
-    return this.#log.size;
-  }
-
   clear(): void {
     this.#log.clear();
   }

@@ -108,10 +108,6 @@ export class Scheduler {
     const until = this.#blocked.get(blockKey(category, xuid));
     if (until !== undefined && until <= this.options.now()) this.#blocked.delete(blockKey(category, xuid));
   }
-
-  get waiting(): number {
-    return this.#queue.size;
-  }
 }
 
 function blockKey(category: RateCategory, xuid: string): string {
