@@ -16,8 +16,10 @@ export interface EventSource {
 
 /** Options of {@link bindMatchmaker}: event names and how to read each payload. */
 export interface MatchmakerBindingOptions<P = any> {
-  /** Event names. Defaults: `matchAllocated`, `playerJoined`, `playerLeft`, `matchSettingsChanged`, `matchEnded`. */
-  events?: Partial<Record<'matchAllocated' | 'playerJoined' | 'playerLeft' | 'matchSettingsChanged' | 'matchEnded', string>>;
+  /** Event names. Defaults: `matchAllocated`, `matchStarted`, `playerJoined`, `playerLeft`, `matchSettingsChanged`, `matchEnded`. */
+  events?: Partial<Record<'matchAllocated' | 'matchStarted' | 'playerJoined' | 'playerLeft' | 'matchSettingsChanged' | 'matchEnded', string>>;
+  /** Settings applied when a match starts, e.g. `{ joinRestriction: 'InviteOnly' }` to lock it. Default: none. */
+  onMatchStarted?: GroupUpdate;
   /** Group options from a match-allocated payload. Default: the payload, with `matchId` as `groupId`. */
   toGroup?: (payload: P) => GroupOptions;
   /** Match id and xuid from a player joined/left payload. Default: `{ matchId, xuid }` fields. */
@@ -30,6 +32,7 @@ export interface MatchmakerBindingOptions<P = any> {
 
 const DEFAULT_EVENTS = {
   matchAllocated: 'matchAllocated',
+  matchStarted: 'matchStarted',
   playerJoined: 'playerJoined',
   playerLeft: 'playerLeft',
   matchSettingsChanged: 'matchSettingsChanged',
@@ -88,6 +91,10 @@ export function bindMatchmaker<P = any>(sync: ActivitySync, source: EventSource,
       const { matchId, xuid } = toPlayer(p);
       if (xuid === undefined || xuid === null || xuid === '') throw new MpaUsageError(`${names.playerLeft}: missing xuid`);
       matchOf(names.playerLeft, matchId).leave(xuid);
+    })],
+    [names.matchStarted, guarded(names.matchStarted, (p) => {
+      const { matchId, update } = toUpdate(p);
+      matchOf(names.matchStarted, matchId).update({ ...options.onMatchStarted, ...update });
     })],
     [names.matchSettingsChanged, guarded(names.matchSettingsChanged, (p) => {
       const { matchId, update } = toUpdate(p);

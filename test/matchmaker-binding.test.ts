@@ -32,6 +32,19 @@ describe('bindMatchmaker', () => {
     expect(mm.listenerCount('playerJoined')).toBe(0);
   });
 
+  it('applies onMatchStarted when a match starts', async () => {
+    r = await rig();
+    const mm = new EventEmitter();
+    bindMatchmaker(r.sync, mm, { onMatchStarted: { joinRestriction: 'InviteOnly' } });
+    mm.emit('matchAllocated', { matchId: 'm1', connectionString: 'host:1', maxPlayers: 4 });
+    mm.emit('playerJoined', { matchId: 'm1', xuid: P(1) });
+    await settle(r.clock, r.sync.flush());
+    expect(r.emulator.activity(P(1))?.joinRestriction).toBe('Followed');
+    mm.emit('matchStarted', { matchId: 'm1' });
+    await settle(r.clock, r.sync.flush());
+    expect(r.emulator.activity(P(1))?.joinRestriction).toBe('InviteOnly');
+  });
+
   it('takes custom event names and payload mappings', async () => {
     r = await rig();
     const mm = new EventEmitter();
