@@ -356,6 +356,23 @@ describe('ActivitySync: keep-alive, close, misuse', () => {
     expect(result.undeleted[0]!.groupId).toBe('match-42');
   });
 
+  it('close() also reports a player whose DELETE was refused for good', async () => {
+    const { sync, clock, emulator } = await start();
+    const match = sync.group(settings);
+    match.join(P(1));
+    match.join(P(2));
+    await settle(clock, sync.flush());
+    const handle = emulator.core.handle.bind(emulator.core);
+    emulator.core.handle = async (request) =>
+      request.method === 'DELETE' && request.path.includes(P(1))
+        ? { kind: 'answer', status: 400, headers: { 'content-type': 'application/json' }, body: JSON.stringify({ errorCode: 'InvalidRequest', debugMessage: 'no' }) }
+        : handle(request);
+    match.leave(P(1));
+    await settle(clock, sync.flush());
+    const result = await settle(clock, sync.close(), 20_000, 100);
+    expect(result.undeleted).toEqual([{ xuid: P(1), groupId: 'match-42' }]);
+  });
+
   it('match.close() makes everyone leave and removes the group', async () => {
     const { sync, clock, emulator } = await start();
     const match = sync.group(settings);

@@ -54,7 +54,7 @@ export interface ActivitySyncOptions {
 
 /** What {@link ActivitySync.close} resolves with. */
 export interface CloseResult {
-  /** Players whose activity may still be on the service: their DELETE did not succeed in time. */
+  /** Players whose activity may still be on the service: their DELETE did not succeed in time, or was refused for good. */
   undeleted: { xuid: string; groupId: string }[];
 }
 
@@ -101,6 +101,8 @@ export class ActivitySync extends EventEmitter<SyncEvents> {
   readonly #players = new Map<string, Player>();
   readonly #groups = new Map<string, MatchGroup>();
   readonly #waiters = new Set<() => void>();
+  /** Players who left but whose activity may still be on the service (a DELETE refused for good). */
+  readonly #leftovers = new Map<string, string>();
   readonly #stats = { requests: {} as Record<string, Record<string, number>>, coalesced: 0, throttled: 0, retries: 0, superseded: 0, failed: 0, inFlight: 0 };
   readonly #host: GroupHost;
   /** Aborted by close(): stops invites and reports still waiting. */
@@ -195,7 +197,7 @@ export class ActivitySync extends EventEmitter<SyncEvents> {
     let timer: ReturnType<typeof setTimeout> | undefined;
     await Promise.race([Promise.all([this.flush(), ...closing]), new Promise<void>((resolve) => (timer = setTimeout(resolve, timeoutMs)))]);
     clearTimeout(timer);
-    const undeleted: CloseResult['undeleted'] = [];
+    const undeleted: CloseResult['undeleted'] = [...this.#leftovers].map(([xuid, groupId]) => ({ xuid, groupId }));
     for (const [xuid, player] of this.#players) {
       const snapshot = player.actor.getSnapshot();
       const c = snapshot.context;
@@ -239,6 +241,7 @@ export class ActivitySync extends EventEmitter<SyncEvents> {
   #claim(xuid: string, group: MatchGroup): void {
     const player = this.#players.get(xuid);
     if (player?.group && player.group !== group) player.group.moveOut(xuid);
+    this.#leftovers.delete(xuid);
     if (player) player.group = group;
     else this.#players.set(xuid, this.#spawn(xuid, group));
   }
@@ -261,6 +264,9 @@ export class ActivitySync extends EventEmitter<SyncEvents> {
 
   #retire(xuid: string, player: Player): void {
     if (this.#players.get(xuid) !== player) return;
+    // A DELETE refused for good leaves the activity on the service: close() reports it.
+    const { mayHold, superseded } = player.actor.getSnapshot().context;
+    if (mayHold && !superseded) this.#leftovers.set(xuid, player.groupId);
     player.group = undefined;
     this.#players.delete(xuid);
     this.#scheduler.forget(xuid);
