@@ -22,7 +22,7 @@ export type { SequenceSource } from './sequence.js';
 export { seededRandom } from './random.js';
 export type { RandomSource } from './random.js';
 export { DOCUMENTED_RATE_LIMITS } from './rate-limits.js';
-export type { RateLimitConfig, CategoryLimits, RateCategory } from './rate-limits.js';
+export type { RateLimitConfig, RateLimitOverride, CategoryLimits, RateCategory } from './rate-limits.js';
 export { LIMITS } from './schemas.js';
 export type {
   Activity,

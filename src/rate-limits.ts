@@ -45,8 +45,11 @@ export function windowsFor(config: RateLimitConfig, category: RateCategory): Rat
   ];
 }
 
+/** Any subset of {@link RateLimitConfig}, down to a single limit. */
+export type RateLimitOverride = Partial<Pick<RateLimitConfig, 'burstWindowMs' | 'sustainWindowMs'>> & Partial<Record<RateCategory, Partial<CategoryLimits>>>;
+
 /** Merges a partial override into the documented limits. */
-export function resolveRateLimits(override: Partial<RateLimitConfig> | undefined): RateLimitConfig {
+export function resolveRateLimits(override: RateLimitOverride | undefined): RateLimitConfig {
   const base = DOCUMENTED_RATE_LIMITS;
   return {
     burstWindowMs: override?.burstWindowMs ?? base.burstWindowMs,

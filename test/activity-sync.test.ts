@@ -405,5 +405,6 @@ describe('ActivitySync: keep-alive, close, misuse', () => {
     const { client } = await start();
     expect(() => new ActivitySync({ client, keepAliveMs: 25 * 3600_000 })).toThrow(/24 h/);
     expect(() => new ActivitySync({ client, concurrency: 0 })).toThrow(MpaValidationError);
+    expect(() => new ActivitySync({ client, budgets: { write: { burst: 0 } } })).toThrow(/budgets\.write\.burst/);
   });
 });

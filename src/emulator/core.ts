@@ -5,7 +5,7 @@
  */
 import { z } from 'zod';
 import { activityInputSchema, deleteInputSchema, inviteInputSchema, LIMITS, recentPlayerGroupsSchema, titleIdSchema, xuidSchema } from '../schemas.js';
-import { resolveRateLimits, windowsFor, type RateCategory, type RateLimitConfig } from '../rate-limits.js';
+import { resolveRateLimits, windowsFor, type RateCategory, type RateLimitConfig, type RateLimitOverride } from '../rate-limits.js';
 import { SlidingWindows } from '../sliding-window.js';
 import { seededRandom, type RandomSource } from '../random.js';
 import { sleep } from '../sleep.js';
@@ -33,7 +33,7 @@ export interface EmulatorOptions {
   /** What to do with a write whose sequence number is not greater than the last: `reject` (400, default) or `ignore` (204, nothing changes). */
   staleSequence?: 'reject' | 'ignore';
   /** Documented fine-grained rate limits (default), overrides of them, or `false` for none. */
-  rateLimits?: Partial<RateLimitConfig> | false;
+  rateLimits?: RateLimitOverride | false;
   /** An activity not updated for this long is removed. Default 24 h. */
   expiryMs?: number;
   /** Random faults. Default none. */

@@ -8,7 +8,7 @@ import { z } from 'zod';
 import type { MpaClient } from '../client.js';
 import { MpaClosedError, MpaError, MpaThrottledError, MpaTransportError, MpaUsageError } from '../errors.js';
 import type { RandomSource } from '../random.js';
-import { DOCUMENTED_RATE_LIMITS, resolveRateLimits, type RateCategory, type RateLimitConfig } from '../rate-limits.js';
+import { DOCUMENTED_RATE_LIMITS, resolveRateLimits, type RateCategory, type RateLimitConfig, type RateLimitOverride } from '../rate-limits.js';
 import { LIMITS, parseInput, type RecentPlayerGroupInput, type ThrottledEntity } from '../schemas.js';
 import { sleep } from '../sleep.js';
 import { SequenceStamper, xboxSequenceNumber, type SequenceSource } from '../sequence.js';
@@ -23,7 +23,7 @@ export interface ActivitySyncOptions {
   /** The client that talks to the service (or the emulator). Required. */
   client: MpaClient;
   /** Per-user write budgets to plan for. Default: the documented 10 per 15 s and 100 per 300 s. `false`: none. */
-  budgets?: Partial<Pick<RateLimitConfig, 'burstWindowMs' | 'sustainWindowMs' | 'write'>> | false;
+  budgets?: Pick<RateLimitOverride, 'burstWindowMs' | 'sustainWindowMs' | 'write'> | false;
   /** Safety margin added to each budget window, in ms. Default 1000. */
   budgetMarginMs?: number;
   /** Requests in flight at once across all players. Default 16. */
@@ -60,6 +60,16 @@ export interface CloseResult {
 
 const optionsSchema = z.object({
   client: z.custom<MpaClient>((v) => typeof v === 'object' && v !== null && 'setActivity' in v, { error: 'client must be an MpaClient' }),
+  budgets: z
+    .union([
+      z.literal(false),
+      z.strictObject({
+        burstWindowMs: z.number().int().positive().optional(),
+        sustainWindowMs: z.number().int().positive().optional(),
+        write: z.strictObject({ burst: z.number().int().positive().optional(), sustain: z.number().int().positive().optional() }).optional(),
+      }),
+    ])
+    .optional(),
   budgetMarginMs: z.number().int().nonnegative().default(1000),
   concurrency: z.number().int().positive().default(16),
   countRefreshIntervalMs: z.number().int().nonnegative().default(15_000),
@@ -116,7 +126,7 @@ export class ActivitySync extends EventEmitter<SyncEvents> {
     this.#now = options.now ?? (() => Date.now());
     this.#random = options.random ?? Math.random;
     this.#stamper = new SequenceStamper(options.sequence ?? xboxSequenceNumber, this.#now);
-    this.#budgets = options.budgets === false ? false : resolveRateLimits({ ...DOCUMENTED_RATE_LIMITS, ...options.budgets });
+    this.#budgets = this.#options.budgets === false ? false : resolveRateLimits(this.#options.budgets);
     this.#scheduler = new Scheduler({
       limits: this.#budgets,
       marginMs: this.#options.budgetMarginMs,
