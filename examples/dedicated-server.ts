@@ -45,6 +45,7 @@ const wait = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 async function scenario(): Promise<void> {
   console.log(`mpa-sync demo against ${real ?? `the built-in emulator at ${emulator!.url}`}\n`);
+  if (emulator?.pageUrl) console.log(`watch it live (friends' view, requests, budgets): ${emulator.pageUrl}\n`);
   console.log('  time   method player status reason        group    latency');
   emit('matchAllocated', { matchId: 'arena-1', connectionString: '127.0.0.1:7777?m=arena-1', maxPlayers: 8, joinRestriction: 'Followed' });
   emit('matchAllocated', {

@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 /**
  * `mpa-sync emulator [--port 8787] [--host 127.0.0.1] [--tokens a,b] [--no-rate-limits]
- *  [--stale-sequence ignore] [--fault-rate 0.05 --seed 1] [--latency 0]`
+ *  [--stale-sequence ignore] [--fault-rate 0.05 --seed 1] [--latency 0] [--ui]`
  */
 import { parseArgs } from 'node:util';
 import { startEmulator } from './emulator/server.js';
@@ -21,6 +21,8 @@ and rate limits.
   --fault-rate <p>        probability of a random fault per request (500/503/429/reset/hang)
   --seed <n>              seed of the fault generator (default 1)
   --latency <ms>          delay before every answer (default 0)
+  --ui                    serve the live page and /_emulator/ routes on a non-loopback --host too
+                          (on loopback they are always served)
 `;
 
 async function main(argv: string[]): Promise<number> {
@@ -36,6 +38,7 @@ async function main(argv: string[]): Promise<number> {
       'fault-rate': { type: 'string', default: '0' },
       seed: { type: 'string', default: '1' },
       latency: { type: 'string', default: '0' },
+      ui: { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h', default: false },
     },
   });
@@ -58,9 +61,11 @@ async function main(argv: string[]): Promise<number> {
     rateLimits: values['no-rate-limits'] ? false : undefined,
     staleSequence: stale,
     latencyMs: Number(values.latency) || 0,
+    ui: values.ui || undefined,
     faults: faultRate > 0 ? { seed: Number(values.seed), rates: Object.fromEntries(kinds.map((k) => [k, each])) } : undefined,
   });
   process.stdout.write(`mpa-sync emulator listening on ${emulator.url}\n`);
+  process.stdout.write(emulator.pageUrl ? `live page: ${emulator.pageUrl}\n` : 'live page: off (not on loopback; pass --ui to serve it)\n');
   await new Promise<void>((resolve) => {
     process.once('SIGINT', resolve);
     process.once('SIGTERM', resolve);

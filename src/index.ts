@@ -50,6 +50,9 @@ export type {
   RecordedRecentPlayerGroup,
   EmulatorCounters,
 } from './emulator/core.js';
+export type { RateUsage } from './emulator/core.js';
+export type { WindowUsage } from './sliding-window.js';
+export type { Presence, InspectedActivity, InspectedRequest, PlayerBudget, WindowGauge } from './emulator/inspection.js';
 export { ActivitySync, throttleScope } from './engine/activity-sync.js';
 export type { ActivitySyncOptions, CloseResult } from './engine/activity-sync.js';
 export { MatchGroup } from './engine/group.js';

@@ -25,6 +25,14 @@ export interface WindowViolation {
   freeAt: number;
 }
 
+/** How full one window is, from {@link SlidingWindows.usage}. */
+export interface WindowUsage {
+  windowMs: number;
+  limit: number;
+  /** Requests counted in the window now. */
+  used: number;
+}
+
 export class SlidingWindows {
   readonly #log = new Map<string, WindowEntry[]>();
   readonly #longest: number;
@@ -98,6 +106,21 @@ export class SlidingWindows {
 
   clear(): void {
     this.#log.clear();
+  }
+
+  /** Keys that still have entries (read-only view for inspection). */
+  keys(): string[] {
+    return [...this.#log.keys()];
+  }
+
+  /** How full each window is for `key` at `now`, without changing anything (for inspection). */
+  usage(key: string, now: number): WindowUsage[] {
+    const entries = this.#log.get(key) ?? [];
+    return this.windows.map((window) => {
+      const since = now - window.windowMs - this.marginMs;
+      const used = entries.filter((e) => e.t > since && (window.countsThrottled !== false || !e.throttled)).length;
+      return { windowMs: window.windowMs, limit: window.limit, used };
+    });
   }
 
   #prune(key: string, now: number): WindowEntry[] {

@@ -59,4 +59,20 @@ describe('SlidingWindows', () => {
     w.record('u', 0);
     expect(w.availableAt('u', 100)).toBe(16_000);
   });
+
+  it('usage reads how full each window is for a key without changing what it allows', () => {
+    const w = windows();
+    w.record('u', 0);
+    w.record('u', 1000, true);
+    w.record('u', 20_000);
+    expect(w.keys()).toEqual(['u']);
+    // At 20 s the first two left the burst window; the refused one never counted there.
+    expect(w.usage('u', 20_000)).toEqual([
+      { windowMs: 15_000, limit: 3, used: 1 },
+      { windowMs: 300_000, limit: 5, used: 3 },
+    ]);
+    expect(w.usage('nobody', 20_000).map((u) => u.used)).toEqual([0, 0]);
+    expect(w.availableAt('u', 20_000)).toBe(20_000);
+    expect(w.usage('u', 20_000)[1]!.used).toBe(3);
+  });
 });

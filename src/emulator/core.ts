@@ -6,7 +6,7 @@
 import { z } from 'zod';
 import { activityInputSchema, deleteInputSchema, inviteInputSchema, LIMITS, recentPlayerGroupsSchema, titleIdSchema, xuidSchema } from '../schemas.js';
 import { resolveRateLimits, windowsFor, type RateCategory, type RateLimitConfig, type RateLimitOverride } from '../rate-limits.js';
-import { SlidingWindows } from '../sliding-window.js';
+import { SlidingWindows, type WindowUsage } from '../sliding-window.js';
 import { seededRandom, type RandomSource } from '../random.js';
 import { sleep } from '../sleep.js';
 
@@ -70,6 +70,17 @@ export interface LoggedRequest {
   fault?: FaultKind | undefined;
   /** Set when the request was refused by a rate limit. */
   throttled?: boolean;
+  /** The Retry-After the answer carried, in seconds, if any. */
+  retryAfterSeconds?: number | undefined;
+}
+
+/** One user's use of one rate-limit category, from {@link EmulatorCore.rateUsage}. */
+export interface RateUsage {
+  category: RateCategory;
+  /** `titleId/xuid` (for invites the sender, for recent players the caller's user hash). */
+  key: string;
+  /** Burst window first, then sustain. */
+  windows: WindowUsage[];
 }
 
 /** An invite the emulator accepted. */
@@ -203,6 +214,26 @@ export class EmulatorCore {
     return undefined;
   }
 
+  /** The rate limits in force, or `undefined` when they are turned off. */
+  get rateLimits(): RateLimitConfig | undefined {
+    return this.#limits;
+  }
+
+  /** How full every user's rate-limit windows are now. Reads only; for inspection. */
+  rateUsage(): RateUsage[] {
+    const time = this.now();
+    const usage: RateUsage[] = [];
+    for (const [category, windows] of this.#windows) {
+      for (const key of windows.keys()) usage.push({ category, key, windows: windows.usage(key, time) });
+    }
+    return usage;
+  }
+
+  /** Faults queued by {@link failNext} that no request has consumed yet. */
+  pendingFaults(): { kind: FaultKind; retryAfterSeconds: number }[] {
+    return this.#forced.map((f) => ({ ...f }));
+  }
+
   /** Forgets every activity, sequence number, rate-limit entry, log line and counter. */
   reset(): void {
     this.#activities.clear();
@@ -268,10 +299,12 @@ export class EmulatorCore {
         case '503':
           return finish(json(503, { errorCode: 'ServiceUnavailable', debugMessage: 'injected fault' }), 503);
         case '503-retry-after':
+          entry.retryAfterSeconds = fault.retryAfterSeconds;
           return finish(json(503, { errorCode: 'ServiceUnavailable', debugMessage: 'injected fault' }, { 'retry-after': String(fault.retryAfterSeconds) }), 503);
         case '429':
           this.counters.throttled++;
           entry.throttled = true;
+          entry.retryAfterSeconds = fault.retryAfterSeconds;
           return finish(
             json(429, throttledEntity(11, 10, 15, 'injected throttle'), { 'retry-after': String(fault.retryAfterSeconds) }),
             429,
@@ -308,6 +341,7 @@ export class EmulatorCore {
       if (error.status === 429) {
         this.counters.throttled++;
         entry.throttled = true;
+        entry.retryAfterSeconds = Number(error.headers['retry-after']);
       }
       return finish(json(error.status, error.body, error.headers), error.status);
     }

@@ -5,6 +5,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { EmulatorCore, type CoreResponse, type EmulatorOptions, type FaultKind, type StoredActivity } from './core.js';
+import { inspectionListener, inspectionServed } from './inspection-http.js';
 
 /** Options of {@link startEmulator}. */
 export interface StartEmulatorOptions extends EmulatorOptions {
@@ -12,6 +13,11 @@ export interface StartEmulatorOptions extends EmulatorOptions {
   port?: number;
   /** Interface to listen on. Default `127.0.0.1`. */
   host?: string;
+  /**
+   * The live page at `/` and the JSON routes under `/_emulator/`: served on a loopback host by
+   * default; `true` also serves them on any other interface, `false` nowhere (they answer 404).
+   */
+  ui?: boolean;
 }
 
 /**
@@ -26,6 +32,8 @@ export interface StartEmulatorOptions extends EmulatorOptions {
 export interface Emulator {
   /** Base URL to give the client, e.g. `http://127.0.0.1:40123`. */
   readonly url: string;
+  /** The live page (`url` + `/`), or `undefined` when it is not served (see `ui`). */
+  readonly pageUrl: string | undefined;
   readonly port: number;
   /** The service logic and its inspection API (log, counters, invites, recentPlayerGroups). */
   readonly core: EmulatorCore;
@@ -47,7 +55,8 @@ export interface Emulator {
 export async function startEmulator(options: StartEmulatorOptions = {}): Promise<Emulator> {
   const core = new EmulatorCore(options);
   const sockets = new Set<Socket>();
-  const server: Server = createServer((req, res) => void serveHttp(core, req, res));
+  const inspection = inspectionListener(core, { ui: options.ui, host: options.host ?? '127.0.0.1' });
+  const server: Server = createServer((req, res) => inspection(req, res) || void serveHttp(core, req, res));
   server.on('connection', (socket) => {
     sockets.add(socket);
     socket.on('close', () => sockets.delete(socket));
@@ -60,6 +69,7 @@ export async function startEmulator(options: StartEmulatorOptions = {}): Promise
   const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
   return {
     url: `http://${host}:${address.port}`,
+    pageUrl: inspectionServed({ ui: options.ui, host: options.host ?? '127.0.0.1' }) ? `http://${host}:${address.port}/` : undefined,
     port: address.port,
     core,
     fetch: inProcessFetch(core),
