@@ -5,18 +5,26 @@
  *
  *   npm start                      # against the built-in emulator on 127.0.0.1, no setup
  *
- * Against the real service (see README): MPA_BASE_URL, MPA_TITLE_ID, MPA_AUTHORIZATION
- * (an `XBL3.0 x=<userhash>;<token>` header value) and MPA_XUIDS (real players, comma-separated).
+ * Both ways go through the full server-to-server path: certificate -> service token (mutual
+ * TLS) -> XSTS token -> signed calls. Against the real service (see README "Production"):
+ * MPA_CERT and MPA_KEY (files of your Business Partner Certificate and its key), MPA_SANDBOX,
+ * MPA_TITLE_ID and MPA_XUIDS (real players, comma-separated); MPA_BASE_URL overrides the host.
  */
+import { readFileSync } from 'node:fs';
 import { EventEmitter } from 'node:events';
-import { ActivitySync, bindMatchmaker, MpaClient, startEmulator, type Emulator, type RequestEvent } from 'mpa-sync';
+import { ActivitySync, bindMatchmaker, MpaClient, startEmulator, xboxServiceAuth, DEFAULT_BASE_URL, type Emulator, type RequestEvent } from 'mpa-sync';
 
-const real = process.env.MPA_BASE_URL;
-const emulator: Emulator | undefined = real ? undefined : await startEmulator({ port: 0, host: '127.0.0.1' });
+const certFile = process.env.MPA_CERT;
+if (certFile && !process.env.MPA_KEY) throw new Error('MPA_CERT needs MPA_KEY (the file of the certificate\'s private key) and MPA_SANDBOX');
+const real = certFile ? (process.env.MPA_BASE_URL ?? DEFAULT_BASE_URL) : undefined;
+const emulator: Emulator | undefined = real ? undefined : await startEmulator({ port: 0, host: '127.0.0.1', s2s: true });
+const auth = certFile
+  ? xboxServiceAuth({ cert: readFileSync(certFile), key: readFileSync(process.env.MPA_KEY!), sandboxId: process.env.MPA_SANDBOX ?? 'RETAIL' })
+  : xboxServiceAuth(emulator!.s2s!); // the emulator's test certificate, CA and token endpoints
 const client = new MpaClient({
   titleId: process.env.MPA_TITLE_ID ?? 1234567890,
   baseUrl: real ?? emulator!.url,
-  authorization: () => process.env.MPA_AUTHORIZATION ?? 'XBL3.0 x=1;demo-token',
+  authorization: auth,
 });
 const sync = new ActivitySync({ client });
 const xuids = process.env.MPA_XUIDS?.split(',') ?? Array.from({ length: 24 }, (_, i) => String(2533274800000001n + BigInt(i)));
@@ -44,8 +52,9 @@ const unbind = bindMatchmaker(sync, matchmaker);
 const wait = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 async function scenario(): Promise<void> {
-  console.log(`mpa-sync demo against ${real ?? `the built-in emulator at ${emulator!.url}`}\n`);
-  if (emulator?.pageUrl) console.log(`watch it live (friends' view, requests, budgets): ${emulator.pageUrl}\n`);
+  console.log(`mpa-sync demo against ${real ?? `the built-in emulator at ${emulator!.url}`}`);
+  if (emulator?.pageUrl) console.log(`watch it live (friends' view, requests, budgets): ${emulator.pageUrl}`);
+  console.log(`auth: server-to-server, certificate ${auth.certificateFingerprint?.slice(0, 23)}… -> service token (mutual TLS) -> XSTS (sandbox ${auth.sandboxId}) -> signed calls\n`);
   console.log('  time   method player status reason        group    latency');
   emit('matchAllocated', { matchId: 'arena-1', connectionString: '127.0.0.1:7777?m=arena-1', maxPlayers: 8, joinRestriction: 'Followed' });
   emit('matchAllocated', {
@@ -82,7 +91,7 @@ async function readBack(): Promise<{ xuid: string; group: string; players: strin
   const rows = [];
   for (const xuid of xuids) {
     const activity = await client.getActivity(xuid);
-    if (activity) rows.push({ xuid, group: activity.groupId ?? '', players: `${activity.currentPlayers}/${activity.maxPlayers}`, restriction: activity.joinRestriction });
+    if (activity) rows.push({ xuid, group: activity.groupId ?? '', players: `${activity.currentPlayers}/${activity.maxPlayers}`, restriction: activity.joinRestriction ?? '' });
   }
   return rows;
 }

@@ -1,8 +1,12 @@
 #!/usr/bin/env node
 /**
  * `mpa-sync emulator [--port 8787] [--host 127.0.0.1] [--tokens a,b] [--no-rate-limits]
- *  [--stale-sequence ignore] [--fault-rate 0.05 --seed 1] [--latency 0] [--ui]`
+ *  [--stale-sequence ignore] [--fault-rate 0.05 --seed 1] [--latency 0] [--ui]
+ *  [--s2s [--sandbox RETAIL] [--s2s-dir d]]`
  */
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { startEmulator } from './emulator/server.js';
 import type { FaultKind } from './emulator/core.js';
@@ -23,6 +27,11 @@ and rate limits.
   --latency <ms>          delay before every answer (default 0)
   --ui                    serve the live page and /_emulator/ routes on a non-loopback --host too
                           (on loopback they are always served)
+  --s2s                   server-to-server authentication as the real service: token endpoints
+                          over HTTPS with mutual TLS, signed calls with live XSTS tokens only
+  --sandbox <id>          with --s2s: the sandbox the test certificate is allowed in (default RETAIL)
+  --s2s-dir <dir>         with --s2s: where to write cert.pem, key.pem and ca.pem (default: a new
+                          temporary directory); they are throw-away test credentials
 `;
 
 async function main(argv: string[]): Promise<number> {
@@ -39,6 +48,9 @@ async function main(argv: string[]): Promise<number> {
       seed: { type: 'string', default: '1' },
       latency: { type: 'string', default: '0' },
       ui: { type: 'boolean', default: false },
+      s2s: { type: 'boolean', default: false },
+      sandbox: { type: 'string', default: 'RETAIL' },
+      's2s-dir': { type: 'string' },
       help: { type: 'boolean', short: 'h', default: false },
     },
   });
@@ -52,6 +64,7 @@ async function main(argv: string[]): Promise<number> {
   if (!Number.isInteger(port) || port < 0 || port > 65535) return fail(`--port must be 0..65535, got ${values.port}`);
   if (!(faultRate >= 0 && faultRate <= 1)) return fail(`--fault-rate must be 0..1, got ${values['fault-rate']}`);
   if (stale !== 'reject' && stale !== 'ignore') return fail(`--stale-sequence must be reject or ignore, got ${stale}`);
+  if (!/^[A-Za-z0-9._-]+$/.test(values.sandbox)) return fail(`--sandbox must look like RETAIL or XDKS.1, got ${values.sandbox}`);
   const each = faultRate / 6;
   const kinds: FaultKind[] = ['500', '503', '503-retry-after', '429', 'reset', 'hang'];
   const emulator = await startEmulator({
@@ -63,9 +76,20 @@ async function main(argv: string[]): Promise<number> {
     latencyMs: Number(values.latency) || 0,
     ui: values.ui || undefined,
     faults: faultRate > 0 ? { seed: Number(values.seed), rates: Object.fromEntries(kinds.map((k) => [k, each])) } : undefined,
+    s2s: values.s2s ? { sandboxId: values.sandbox } : undefined,
   });
   process.stdout.write(`mpa-sync emulator listening on ${emulator.url}\n`);
   process.stdout.write(emulator.pageUrl ? `live page: ${emulator.pageUrl}\n` : 'live page: off (not on loopback; pass --ui to serve it)\n');
+  if (emulator.s2s) {
+    // The test certificate goes to files, never to the console.
+    const dir = values['s2s-dir'] ?? mkdtempSync(path.join(tmpdir(), 'mpa-sync-s2s-'));
+    writeFileSync(path.join(dir, 'cert.pem'), emulator.s2s.cert);
+    writeFileSync(path.join(dir, 'key.pem'), emulator.s2s.key, { mode: 0o600 });
+    writeFileSync(path.join(dir, 'ca.pem'), emulator.s2s.ca);
+    process.stdout.write(
+      `s2s: service token ${emulator.s2s.serviceAuthUrl}\ns2s: xsts ${emulator.s2s.xstsUrl}\ns2s: sandbox ${emulator.s2s.sandboxId}\ns2s: cert.pem, key.pem, ca.pem in ${dir}\n`,
+    );
+  }
   await new Promise<void>((resolve) => {
     process.once('SIGINT', resolve);
     process.once('SIGTERM', resolve);

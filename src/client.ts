@@ -13,6 +13,7 @@ import {
   MpaTransportError,
   MpaValidationError,
 } from './errors.js';
+import { raceSignal } from './race-signal.js';
 import { parseRetryAfter } from './retry-after.js';
 import {
   activityInputSchema,
@@ -40,11 +41,35 @@ import { VERSION } from './version.js';
 /** Default host of the Multiplayer Activity service. */
 export const DEFAULT_BASE_URL = 'https://multiplayeractivity.xboxlive.com';
 
+/** The request an {@link AuthorizationProvider} is asked to authorize. */
+export interface AuthorizationRequest {
+  /** True once after the service answered 401: get a fresh token. */
+  forceRefresh: boolean;
+  /** With `forceRefresh`: the Authorization value the service refused (refresh only if it is still the current one). */
+  refused?: string | undefined;
+  /** Aborts when the call times out or the caller aborts: token requests should stop then. */
+  signal: AbortSignal;
+  /** HTTP method, upper case. */
+  method: string;
+  /** The full URL of the call. */
+  url: string;
+  /** Path and query of the URL, as the `Signature` covers them. */
+  pathAndQuery: string;
+  /** The exact body bytes that will be sent, if any. */
+  body: Uint8Array | undefined;
+  /** The user the call concerns (path xuid, invite sender), for delegated tokens. */
+  xuid: string | undefined;
+}
+
+/** What a provider returns: the Authorization value, or it with a `Signature` header value. */
+export type AuthorizationResult = string | { authorization: string; signature?: string | undefined };
+
 /**
- * Returns the `Authorization` header value, `XBL3.0 x=<userhash>;<token>`. Called before each
- * call; `forceRefresh` is true once after the service answered 401.
+ * Returns the `Authorization` header value, `XBL3.0 x=<userhash>;<token>` (and optionally the
+ * request's `Signature`). Called before each call, under the call's timeout and signal;
+ * `forceRefresh` is true once after the service answered 401. `xboxServiceAuth(...)` is one.
  */
-export type AuthorizationProvider = (request: { forceRefresh: boolean }) => string | Promise<string>;
+export type AuthorizationProvider = (request: AuthorizationRequest) => AuthorizationResult | Promise<AuthorizationResult>;
 
 /** Options of {@link MpaClient}. */
 export interface MpaClientOptions {
@@ -66,6 +91,8 @@ export interface MpaClientOptions {
   userAgent?: string;
   /** Clock for HTTP-date Retry-After values. Default `Date.now`. */
   now?: () => number;
+  /** Sent as `Accept-Language` (e.g. `en-US`), as the SDK does. Default: not sent. */
+  locale?: string;
 }
 
 /** Per-call options. */
@@ -83,13 +110,53 @@ export interface UserActivities {
   activities: Activity[] | null;
 }
 
-const clientOptionsSchema = z.object({
-  titleId: titleIdSchema,
-  authorization: z.custom<AuthorizationProvider>((v) => typeof v === 'function', { error: 'authorization must be a function' }),
-  baseUrl: z.string().url({ error: 'baseUrl must be an absolute URL' }).optional(),
-  timeoutMs: z.number().int().positive({ error: 'timeoutMs must be a positive integer' }).optional(),
-  retryAfterCapMs: z.number().int().nonnegative().optional(),
-});
+// Node fires a timer longer than 2^31-1 ms at once, so longer durations are refused, not
+// silently turned into "time out now".
+const MAX_TIMER_MS = 2 ** 31 - 1;
+const durationMs = (name: string, min: number) =>
+  z
+    .number({ error: `${name} must be a number of milliseconds` })
+    .int({ error: `${name} must be an integer number of milliseconds` })
+    .min(min, { error: `${name} must be at least ${min}` })
+    .max(MAX_TIMER_MS, { error: `${name} must be at most ${MAX_TIMER_MS} (2^31-1; longer timers fire at once)` });
+// CR, LF and other control characters would split or corrupt a header; the message never
+// echoes the value (it may be a token).
+const CONTROL = /[\u0000-\u001f\u007f]/;
+const headerText = (name: string) => z.string({ error: `${name} must be a string` }).refine((v) => !CONTROL.test(v), { error: `${name} must not contain CR, LF or other control characters` });
+const isFunction = (name: string) => z.custom<(...args: never[]) => unknown>((v) => typeof v === 'function', { error: `${name} must be a function` });
+
+const clientOptionsSchema = z.object(
+  {
+    titleId: titleIdSchema,
+    authorization: isFunction('authorization'),
+    baseUrl: z
+      .string({ error: 'baseUrl must be a string' })
+      .url({ error: 'baseUrl must be an absolute URL' })
+      .refine((v) => !/[?#]/.test(v), { error: 'baseUrl must not have a query or fragment' })
+      .refine((v) => !/^[a-z][a-z0-9+.-]*:\/\/[^/]*@/i.test(v), { error: 'baseUrl must not carry credentials (user:password@)' })
+      .optional(),
+    timeoutMs: durationMs('timeoutMs', 1).optional(),
+    retryAfterCapMs: durationMs('retryAfterCapMs', 0).optional(),
+    fetch: isFunction('fetch').optional(),
+    now: isFunction('now').optional(),
+    allowInsecureHttp: z.boolean({ error: 'allowInsecureHttp must be a boolean' }).optional(),
+    userAgent: headerText('userAgent').optional(),
+    locale: headerText('locale').min(1, { error: 'locale must not be empty' }).optional(),
+  },
+  { error: 'MpaClient options must be an object' },
+);
+
+const callOptionsSchema = z.object(
+  {
+    signal: z.instanceof(AbortSignal, { error: 'signal must be an AbortSignal' }).optional(),
+    timeoutMs: durationMs('timeoutMs', 1).optional(),
+  },
+  { error: 'call options must be an object (or omitted)' },
+);
+
+// Preallocated abort reasons: abort() without one builds a DOMException each time.
+const TIMED_OUT = new Error('mpa-sync call timed out');
+const CALLER_ABORTED = new Error('mpa-sync call aborted by the caller');
 
 const LOOPBACK = /^(localhost|127(?:\.\d{1,3}){3}|\[::1\])$/i;
 
@@ -113,6 +180,7 @@ export class MpaClient {
   readonly #timeoutMs: number;
   readonly #retryAfterCapMs: number;
   readonly #userAgent: string;
+  readonly #locale: string | undefined;
   readonly #now: () => number;
 
   constructor(options: MpaClientOptions) {
@@ -125,11 +193,12 @@ export class MpaClient {
     }
     this.titleId = parsed.titleId;
     this.baseUrl = url.href.replace(/\/+$/, '');
-    this.#authorization = parsed.authorization;
+    this.#authorization = options.authorization;
     this.#fetch = options.fetch ?? ((...args) => globalThis.fetch(...args));
     this.#timeoutMs = parsed.timeoutMs ?? 10_000;
     this.#retryAfterCapMs = parsed.retryAfterCapMs ?? 300_000;
     this.#userAgent = `mpa-sync/${VERSION} (node ${process.versions.node})${options.userAgent ? ` ${options.userAgent}` : ''}`;
+    this.#locale = parsed.locale;
     this.#now = options.now ?? (() => Date.now());
   }
 
@@ -140,13 +209,13 @@ export class MpaClient {
   async setActivity(xuid: XuidInput, activity: ActivityInput, options: CallOptions = {}): Promise<void> {
     const user = parseInput(xuidSchema, xuid, 'xuid', ['xuid']);
     const body = parseInput(activityInputSchema, activity, 'activity');
-    await this.#call('PUT', this.#activityPath(user), { ...body, sequenceNumber: body.sequenceNumber.toString() }, options);
+    await this.#call('PUT', this.#activityPath(user), { ...body, sequenceNumber: body.sequenceNumber.toString() }, options, user);
   }
 
   /** Reads a user's activity (GET): `null` when there is none (204). */
   async getActivity(xuid: XuidInput, options: CallOptions = {}): Promise<Activity | null> {
     const user = parseInput(xuidSchema, xuid, 'xuid', ['xuid']);
-    const answer = await this.#call('GET', this.#activityPath(user), undefined, options);
+    const answer = await this.#call('GET', this.#activityPath(user), undefined, options, user);
     return answer === undefined ? null : this.#read(activitySchema, answer);
   }
 
@@ -154,13 +223,13 @@ export class MpaClient {
   async deleteActivity(xuid: XuidInput, input: DeleteInput, options: CallOptions = {}): Promise<void> {
     const user = parseInput(xuidSchema, xuid, 'xuid', ['xuid']);
     const body = parseInput(deleteInputSchema, input, 'delete request');
-    await this.#call('DELETE', this.#activityPath(user), { sequenceNumber: body.sequenceNumber.toString() }, options);
+    await this.#call('DELETE', this.#activityPath(user), { sequenceNumber: body.sequenceNumber.toString() }, options, user);
   }
 
   /** Sends a server invite to 1..16 users on behalf of `sender`. */
   async sendServerInvite(input: InviteInput, options: CallOptions = {}): Promise<void> {
     const body = parseInput(inviteInputSchema, input, 'invite');
-    await this.#call('POST', `/titles/${this.titleId}/invites/server`, body, options);
+    await this.#call('POST', `/titles/${this.titleId}/invites/server`, body, options, body.sender);
   }
 
   /**
@@ -174,7 +243,11 @@ export class MpaClient {
       const chunk = users.slice(i, i + LIMITS.queryUsersMax);
       const answer = await this.#call('POST', `/titles/${this.titleId}/activities/query`, { users: chunk }, options);
       const parsed = this.#read(queryResponseSchema, answer ?? { userActivities: [] });
-      const byUser = new Map(parsed.userActivities.map((u) => [u.userId, u.activities]));
+      // The service answers with a user's activities in every title; keep ours, as the SDK
+      // does. A missing `activities` is empty; `null` means the service could not read them.
+      const byUser = new Map(
+        parsed.userActivities.map((u) => [u.userId, u.activities === undefined ? [] : u.activities && u.activities.filter((a) => a.titleId === undefined || a.titleId === this.titleId)]),
+      );
       for (const xuid of chunk) out.push({ xuid, activities: byUser.has(xuid) ? (byUser.get(xuid) ?? null) : [] });
     }
     return out;
@@ -200,55 +273,75 @@ export class MpaClient {
   }
 
   /** Sends one request; on 401 once more with a refreshed token. Returns the parsed JSON body, if any. */
-  async #call(method: string, path: string, body: unknown, options: CallOptions): Promise<unknown> {
-    let response = await this.#send(method, path, body, options, false);
-    if (response.status === 401) response = await this.#send(method, path, body, options, true);
-    if (response.status >= 200 && response.status < 300) {
-      if (response.status === 204) return undefined;
-      return this.#json(response);
-    }
-    throw await this.#failure(response);
+  async #call(method: string, path: string, body: unknown, rawOptions: CallOptions | undefined, xuid?: string): Promise<unknown> {
+    const options = callOptions(rawOptions);
+    const bytes = body === undefined ? undefined : Buffer.from(JSON.stringify(body), 'utf8');
+    let sent = await this.#send(method, path, bytes, xuid, options, undefined);
+    if (sent.response.status === 401) sent = await this.#send(method, path, bytes, xuid, options, sent.authorization);
+    const { response } = sent;
+    if (response.status >= 200 && response.status < 300) return this.#json(response);
+    throw await this.#failure(response, sent.signed);
   }
 
-  async #send(method: string, path: string, body: unknown, options: CallOptions, forceRefresh: boolean): Promise<Response> {
-    let token: string;
-    try {
-      token = await this.#authorization({ forceRefresh });
-    } catch (cause) {
-      throw new MpaAuthorizationError('the authorization provider failed', { cause });
-    }
-    if (typeof token !== 'string' || token.length === 0) throw new MpaAuthorizationError('the authorization provider returned no header value', {});
-
+  /**
+   * One attempt. The timeout and the caller's signal cover getting the token as well as the
+   * request: a provider that never answers cannot hang a call.
+   */
+  async #send(
+    method: string,
+    path: string,
+    body: Buffer | undefined,
+    xuid: string | undefined,
+    options: { signal?: AbortSignal | undefined; timeoutMs?: number | undefined },
+    refused: string | undefined,
+  ): Promise<{ response: Response; authorization: string; signed: boolean }> {
     // Timers are taken from the global object at call time so that fake timers govern them.
     const controller = new AbortController();
     const timeoutMs = options.timeoutMs ?? this.#timeoutMs;
     let timedOut = false;
     const timer = setTimeout(() => {
       timedOut = true;
-      controller.abort();
+      controller.abort(TIMED_OUT);
     }, timeoutMs);
-    const onAbort = () => controller.abort();
+    const onAbort = () => controller.abort(CALLER_ABORTED);
     options.signal?.addEventListener('abort', onAbort, { once: true });
-    if (options.signal?.aborted) controller.abort();
+    if (options.signal?.aborted) controller.abort(CALLER_ABORTED);
+    let stage = 'sending';
     try {
-      const response = await this.#fetch(this.baseUrl + path, {
-        method,
-        headers: {
-          Authorization: token,
-          'Content-Type': 'application/json',
-          'x-xbl-contract-version': '1',
-          'User-Agent': this.#userAgent,
-          Accept: 'application/json',
-        },
-        body: body === undefined ? undefined : JSON.stringify(body),
+      stage = 'getting the authorization token';
+      const credentials = await this.#credentials({
+        forceRefresh: refused !== undefined,
+        refused,
         signal: controller.signal,
+        method,
+        url: this.baseUrl + path,
+        pathAndQuery: pathAndQuery(this.baseUrl + path),
+        body,
+        xuid,
       });
+      stage = 'sending';
+      const headers: Record<string, string> = {
+        Authorization: credentials.authorization,
+        'Content-Type': 'application/json',
+        'x-xbl-contract-version': '1',
+        'User-Agent': this.#userAgent,
+        Accept: 'application/json',
+      };
+      if (credentials.signature !== undefined) headers.Signature = credentials.signature;
+      if (this.#locale !== undefined) headers['Accept-Language'] = this.#locale;
+      const response = await this.#fetch(this.baseUrl + path, { method, headers, body, signal: controller.signal });
       // Read the body under the same timeout: a hung body is as bad as a hung header.
       const text = await response.text();
-      return new Response(response.status === 204 || text.length === 0 ? null : text, { status: response.status, headers: response.headers });
+      return {
+        response: new Response(response.status === 204 || text.length === 0 ? null : text, { status: response.status, headers: response.headers }),
+        authorization: credentials.authorization,
+        signed: credentials.signature !== undefined,
+      };
     } catch (cause) {
-      if (timedOut) throw new MpaTransportError('timeout', `${method} timed out after ${timeoutMs} ms`, { cause });
-      if (options.signal?.aborted) throw new MpaTransportError('aborted', `${method} aborted by the caller`, { cause });
+      if (cause instanceof MpaError) throw cause;
+      const during = stage === 'sending' ? '' : ` while ${stage}`;
+      if (timedOut) throw new MpaTransportError('timeout', `${method} timed out after ${timeoutMs} ms${during}`, { cause });
+      if (options.signal?.aborted) throw new MpaTransportError('aborted', `${method} aborted by the caller${during}`, { cause });
       throw new MpaTransportError('network', `${method} failed on the network: ${describe(cause)}`, { cause });
     } finally {
       clearTimeout(timer);
@@ -256,16 +349,42 @@ export class MpaClient {
     }
   }
 
+  /** Asks the provider for credentials, under the call's signal, and checks what it gave. */
+  async #credentials(request: AuthorizationRequest): Promise<{ authorization: string; signature: string | undefined }> {
+    let result: AuthorizationResult;
+    try {
+      result = await raceSignal(Promise.resolve().then(() => this.#authorization(request)), request.signal);
+    } catch (cause) {
+      if (request.signal.aborted || cause instanceof MpaError) throw cause;
+      throw new MpaAuthorizationError('the authorization provider failed', { cause });
+    }
+    const authorization = typeof result === 'string' ? result : result?.authorization;
+    const signature = typeof result === 'string' ? undefined : result?.signature;
+    if (typeof authorization !== 'string' || authorization.length === 0) throw new MpaAuthorizationError('the authorization provider returned no header value', {});
+    if (CONTROL.test(authorization)) {
+      throw new MpaAuthorizationError('the authorization provider returned a value with CR, LF or another control character; refused before sending (value not shown)', {});
+    }
+    if (signature !== undefined && (typeof signature !== 'string' || !/^[A-Za-z0-9+/=]+$/.test(signature))) {
+      throw new MpaAuthorizationError('the authorization provider returned a Signature that is not base64; refused before sending (value not shown)', {});
+    }
+    return { authorization, signature };
+  }
+
+  /** Any 2xx is success, with or without a body. */
   async #json(response: Response): Promise<unknown> {
     const text = await response.text();
+    if (text.length === 0) return undefined;
     try {
       return JSON.parse(text);
     } catch (cause) {
-      throw new MpaTransportError('body', `answer ${response.status} is not JSON`, { status: response.status, cause });
+      throw new MpaTransportError('body', `the body of answer ${response.status} is not JSON (${text.length} characters${response.headers.get('content-type') ? `, content-type ${response.headers.get('content-type')}` : ''})`, {
+        status: response.status,
+        cause,
+      });
     }
   }
 
-  async #failure(response: Response): Promise<MpaError> {
+  async #failure(response: Response, signed: boolean): Promise<MpaError> {
     const status = response.status;
     const text = await response.text();
     let json: unknown;
@@ -286,6 +405,9 @@ export class MpaClient {
     const debugMessage = parsed.success ? parsed.data.debugMessage : undefined;
     const details = { status, errorCode, debugMessage };
     const says = `${status}${errorCode ? ` ${errorCode}` : ''}${debugMessage ? `: ${debugMessage}` : ''}`;
+    if (status === 403 && signed) {
+      return new MpaAuthorizationError(`the service refused the request's Signature (${says}): check that the server clock is within 5 minutes of UTC`, details);
+    }
     if (status === 401 || status === 403 || errorCode === 'AuthorizationError') return new MpaAuthorizationError(`not authorized (${says})`, details);
     if (status >= 500 || status === 408) return new MpaServerError(`service error (${says})`, details);
     return new MpaRequestRejectedError(`request rejected (${says})`, details);
@@ -298,4 +420,18 @@ function describe(cause: unknown): string {
     return typeof code === 'string' ? code : cause.message;
   }
   return String(cause);
+}
+
+const NO_OPTIONS: CallOptions = Object.freeze({});
+
+/** Checks per-call options; the common shapes skip zod, since this runs on every call. */
+function callOptions(raw: CallOptions | undefined): CallOptions {
+  if (raw === undefined) return NO_OPTIONS;
+  if (typeof raw === 'object' && raw !== null && raw.timeoutMs === undefined && (raw.signal === undefined || raw.signal instanceof AbortSignal)) return raw;
+  return parseInput(callOptionsSchema, raw, 'call options', ['options']);
+}
+
+function pathAndQuery(url: string): string {
+  const parsed = new URL(url);
+  return parsed.pathname + parsed.search;
 }

@@ -2,7 +2,9 @@
  * mpa-sync public API.
  */
 export { MpaClient, DEFAULT_BASE_URL } from './client.js';
-export type { MpaClientOptions, AuthorizationProvider, CallOptions, UserActivities } from './client.js';
+export type { MpaClientOptions, AuthorizationProvider, AuthorizationRequest, AuthorizationResult, CallOptions, UserActivities } from './client.js';
+export { xboxServiceAuth, DEFAULT_SERVICE_AUTH_URL, DEFAULT_XSTS_URL } from './auth/service-auth.js';
+export type { XboxServiceAuth, XboxServiceAuthOptions } from './auth/service-auth.js';
 export {
   MpaError,
   MpaValidationError,
@@ -39,6 +41,7 @@ export type {
 } from './schemas.js';
 export { startEmulator, inProcessFetch } from './emulator/server.js';
 export type { Emulator, StartEmulatorOptions } from './emulator/server.js';
+export type { S2sOptions, S2sCredentials } from './emulator/s2s.js';
 export { EmulatorCore } from './emulator/core.js';
 export type {
   EmulatorOptions,
@@ -49,6 +52,8 @@ export type {
   RecordedInvite,
   RecordedRecentPlayerGroup,
   EmulatorCounters,
+  AuthorizationCheck,
+  CoreRequest,
 } from './emulator/core.js';
 export type { RateUsage } from './emulator/core.js';
 export type { WindowUsage } from './sliding-window.js';

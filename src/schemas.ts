@@ -158,25 +158,42 @@ export type RecentPlayerGroupInput = z.input<typeof recentPlayerGroupSchema>;
 const looseInt = z.union([z.number(), z.string().regex(/^-?[0-9]+$/).transform(Number)]);
 const looseUlong = z.union([z.number(), z.string().regex(decimal)]).transform((v) => BigInt(v));
 
-/** An activity as the service returns it from GET or query. Unknown fields are kept. */
+/**
+ * A name matched case-insensitively to one of `names`, as the official SDK reads join
+ * restrictions and platforms (it sends `iOS`, the REST pages say `IOS`). Known names come back
+ * in their canonical spelling; unknown ones are kept as sent.
+ */
+function caseInsensitive<T extends string>(names: readonly T[]) {
+  const byLower = new Map(names.map((n) => [n.toLowerCase(), n]));
+  return z.string().transform((v): T | (string & {}) => byLower.get(v.toLowerCase()) ?? v);
+}
+
+/**
+ * An activity as the service returns it from GET or query. Unknown fields are kept. Read as
+ * the SDK reads it: `connectionString` is absent when the caller may not join, and
+ * `joinRestriction` may be absent; zeros are accepted (the limits guard writes, not reads).
+ */
 export const activitySchema = z.looseObject({
-  connectionString: z.string(),
-  joinRestriction: z.string(),
+  connectionString: z.string().optional(),
+  joinRestriction: caseInsensitive(joinRestrictionSchema.options).optional(),
   sequenceNumber: looseUlong.optional(),
   currentPlayers: looseInt.optional(),
   maxPlayers: looseInt.optional(),
   groupId: z.string().optional(),
-  platform: z.string().optional(),
+  platform: caseInsensitive(platformSchema.options).optional(),
   titleId: looseInt.optional(),
   userId: z.string().optional(),
 });
 export type Activity = z.infer<typeof activitySchema>;
 
+/** A platform as a writer may spell it (`iOS` or `IOS`), normalised to the canonical name. */
+export const wirePlatformSchema = caseInsensitive(platformSchema.options).pipe(platformSchema);
+
 export const queryResponseSchema = z.looseObject({
   userActivities: z.array(
     z.looseObject({
       userId: z.union([z.string(), z.number()]).transform(String),
-      activities: z.array(activitySchema).nullable(),
+      activities: z.array(activitySchema).nullable().optional(),
     }),
   ),
 });

@@ -37,3 +37,37 @@ it('refuses bad flags with a usage message', async () => {
   expect(code).toBe(2);
   expect(err).toMatch(/--port must be 0\.\.65535/);
 });
+
+it('`mpa-sync emulator --s2s` serves the token endpoints and writes the test certificate to files', { timeout: 20_000 }, async () => {
+  const { readFileSync } = await import('node:fs');
+  const path = await import('node:path');
+  const { xboxServiceAuth } = await import('../src/auth/service-auth.js');
+  const child = spawn(process.execPath, [cli, 'emulator', '--port', '0', '--s2s', '--sandbox', 'XDKS.1'], { stdio: ['ignore', 'pipe', 'inherit'] });
+  try {
+    let out = '';
+    await new Promise<void>((resolve, reject) => {
+      child.stdout.on('data', (chunk: Buffer) => {
+        out += chunk.toString();
+        if (/ca\.pem in /.test(out) && out.endsWith('\n')) resolve();
+      });
+      child.once('exit', (code) => reject(new Error(`emulator exited with ${code}`)));
+    });
+    const url = /listening on (\S+)/.exec(out)![1]!;
+    const dir = /ca\.pem in (.+)\n/.exec(out)![1]!;
+    const file = (name: string) => readFileSync(path.join(dir, name), 'utf8');
+    expect(out).not.toContain('PRIVATE KEY');
+    const auth = xboxServiceAuth({
+      cert: file('cert.pem'),
+      key: file('key.pem'),
+      ca: file('ca.pem'),
+      sandboxId: 'XDKS.1',
+      serviceAuthUrl: /service token (\S+)/.exec(out)![1]!,
+      xstsUrl: /xsts (\S+)/.exec(out)![1]!,
+    });
+    const client = new MpaClient({ titleId: TITLE, baseUrl: url, authorization: auth });
+    await client.setActivity('2533274800000001', { connectionString: 'c', joinRestriction: 'Public', sequenceNumber: 1 });
+    expect(await client.getActivity('2533274800000001')).toMatchObject({ connectionString: 'c' });
+  } finally {
+    child.kill('SIGTERM');
+  }
+});

@@ -4,7 +4,7 @@
  * inspection API. `server.ts` puts it on a socket; `fetch` serves it in-process.
  */
 import { z } from 'zod';
-import { activityInputSchema, deleteInputSchema, inviteInputSchema, LIMITS, recentPlayerGroupsSchema, titleIdSchema, xuidSchema } from '../schemas.js';
+import { activityInputSchema, deleteInputSchema, inviteInputSchema, LIMITS, recentPlayerGroupsSchema, titleIdSchema, wirePlatformSchema, xuidSchema } from '../schemas.js';
 import { resolveRateLimits, windowsFor, type RateCategory, type RateLimitConfig, type RateLimitOverride } from '../rate-limits.js';
 import { SlidingWindows, type WindowUsage } from '../sliding-window.js';
 import { seededRandom, type RandomSource } from '../random.js';
@@ -42,7 +42,15 @@ export interface EmulatorOptions {
   latencyMs?: number;
   /** Clock. Default `Date.now`, read at each call so fake timers govern it. */
   now?: () => number;
+  /**
+   * Replaces the Authorization check (and `tokens`): the S2S mode uses it to require a live
+   * XSTS token and a valid Signature. Default: the built-in check.
+   */
+  authorize?: (request: CoreRequest) => AuthorizationCheck;
 }
+
+/** The result of a custom Authorization check: who called, or the refusal to answer with. */
+export type AuthorizationCheck = { caller: string } | { status: number; errorCode: string; debugMessage: string; headers?: Record<string, string> };
 
 /** An activity the emulator holds. */
 export interface StoredActivity {
@@ -136,9 +144,10 @@ const RECENT_PATH = /^\/titles\/([^/]+)\/recentplayergroups\/server\/?$/;
 
 // The emulator accepts what the service documents: unknown fields are ignored, not refused,
 // and sequence numbers may arrive as strings (the REST reference) or numbers (the SDK).
-const wireActivity = z.object(activityInputSchema.shape);
+// Platforms are matched case-insensitively: the SDK sends `iOS` where the REST pages say `IOS`.
+const wireActivity = z.object({ ...activityInputSchema.shape, platform: wirePlatformSchema.optional() });
 const wireDelete = z.object(deleteInputSchema.shape);
-const wireInvite = z.object(inviteInputSchema.shape);
+const wireInvite = z.object({ ...inviteInputSchema.shape, platform: wirePlatformSchema.optional() });
 const wireQuery = z.object({ users: z.array(xuidSchema).min(1).max(LIMITS.queryUsersMax, { error: `at most ${LIMITS.queryUsersMax} users per query` }) });
 const wireRecent = z.object({ recentPlayerGroups: recentPlayerGroupsSchema });
 
@@ -315,7 +324,7 @@ export class EmulatorCore {
     try {
       if (!route) throw new Refusal(404, { errorCode: 'NotFound', debugMessage: `no route for ${request.method} ${request.path}` });
       if (route.kind === 'wrong-method') throw new Refusal(405, { errorCode: 'MethodNotAllowed', debugMessage: `${request.method} is not allowed on ${request.path}` });
-      const caller = this.#authorize(request.headers.authorization);
+      const caller = this.#authorize(request);
       const titleParsed = titleIdSchema.safeParse(route.titleId);
       if (!titleParsed.success) throw invalid(`titleId: ${titleParsed.error.issues[0]!.message}`);
       const titleId = titleParsed.data;
@@ -347,7 +356,13 @@ export class EmulatorCore {
     }
   }
 
-  #authorize(header: string | undefined): string {
+  #authorize(request: CoreRequest): string {
+    if (this.#options.authorize) {
+      const check = this.#options.authorize(request);
+      if ('caller' in check) return check.caller;
+      throw new Refusal(check.status, { errorCode: check.errorCode, debugMessage: check.debugMessage }, check.headers);
+    }
+    const header = request.headers.authorization;
     const match = header ? AUTH_FORM.exec(header) : null;
     if (!header || !match) throw new Refusal(401, { errorCode: 'Unauthorized', debugMessage: 'Authorization must be XBL3.0 x=<userhash>;<token>' });
     if (this.#tokens && !this.#tokens.has(header)) throw new Refusal(401, { errorCode: 'Unauthorized', debugMessage: 'the token is not valid (expired or unknown)' });

@@ -6,6 +6,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo, Socket } from 'node:net';
 import { EmulatorCore, type CoreResponse, type EmulatorOptions, type FaultKind, type StoredActivity } from './core.js';
 import { inspectionListener, inspectionServed } from './inspection-http.js';
+import { startS2sService, type S2sCredentials, type S2sOptions } from './s2s.js';
 
 /** Options of {@link startEmulator}. */
 export interface StartEmulatorOptions extends EmulatorOptions {
@@ -18,6 +19,12 @@ export interface StartEmulatorOptions extends EmulatorOptions {
    * default; `true` also serves them on any other interface, `false` nowhere (they answer 404).
    */
   ui?: boolean;
+  /**
+   * Server-to-server authentication as the real service has it: token endpoints over HTTPS
+   * with mutual TLS, and every call must carry a live XSTS token and a valid Signature.
+   * Default off (any well-formed `XBL3.0` header is accepted).
+   */
+  s2s?: boolean | S2sOptions;
 }
 
 /**
@@ -49,14 +56,19 @@ export interface Emulator {
   reset(): void;
   /** Stop listening and drop every open connection (hung ones included). */
   close(): Promise<void>;
+  /** With `s2s`: the certificate, key, CA and token endpoint URLs to give `xboxServiceAuth`. */
+  readonly s2s?: S2sCredentials | undefined;
 }
 
 /** Starts the emulator on `host:port` (default 127.0.0.1, any free port). */
 export async function startEmulator(options: StartEmulatorOptions = {}): Promise<Emulator> {
-  const core = new EmulatorCore(options);
+  const s2s = options.s2s ? await startS2sService(options.s2s === true ? {} : options.s2s, () => (options.now ?? Date.now)(), options.host ?? '127.0.0.1') : undefined;
+  const core = new EmulatorCore(s2s ? { ...options, authorize: (request) => s2s.authorize(request) } : options);
   const sockets = new Set<Socket>();
   const inspection = inspectionListener(core, { ui: options.ui, host: options.host ?? '127.0.0.1' });
   const server: Server = createServer((req, res) => inspection(req, res) || void serveHttp(core, req, res));
+  // The token endpoints live and die with the emulator (s2s.close() never rejects).
+  if (s2s) server.once('close', () => void s2s.close());
   server.on('connection', (socket) => {
     sockets.add(socket);
     socket.on('close', () => sockets.delete(socket));
@@ -64,6 +76,9 @@ export async function startEmulator(options: StartEmulatorOptions = {}): Promise
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(options.port ?? 0, options.host ?? '127.0.0.1', () => resolve());
+  }).catch(async (error: unknown) => {
+    await s2s?.close(); // do not leave the token endpoints listening when the main port fails
+    throw error;
   });
   const address = server.address() as AddressInfo;
   const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
@@ -82,6 +97,7 @@ export async function startEmulator(options: StartEmulatorOptions = {}): Promise
         for (const socket of sockets) socket.destroy();
         server.close(() => resolve());
       }),
+    s2s: s2s?.credentials,
   };
 }
 

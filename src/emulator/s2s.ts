@@ -1,0 +1,282 @@
+/**
+ * The emulator's server-to-server authentication: the two token services (S-token over mutual
+ * TLS, XSTS) on one loopback HTTPS port, and the check of `XBL3.0 x=...;<token>` plus
+ * `Signature` on every Multiplayer Activity call. Tokens are opaque random strings that this
+ * service remembers with their proof key, sandbox, user hash and expiry.
+ */
+import { createHash, createPublicKey, randomBytes, type KeyObject } from 'node:crypto';
+import { createServer, type Server } from 'node:https';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
+import type { TLSSocket } from 'node:tls';
+import { inspect } from 'node:util';
+import { z } from 'zod';
+import type { AuthorizationCheck, CoreRequest } from './core.js';
+import { createTestAuthority } from './s2s-certs.js';
+import { signatureProblem } from './s2s-verify.js';
+
+/** Options of the emulator's S2S mode (`startEmulator({ s2s: { ... } })`). */
+export interface S2sOptions {
+  /** Lifetime of a service token (S-token). Default 14 days, as the service. */
+  sTokenLifetimeMs?: number;
+  /** Lifetime of an XSTS token. Default 8 hours, as the documented example. */
+  xstsLifetimeMs?: number;
+  /** The one sandbox the emulator's certificate is allowed in. Default `RETAIL`. */
+  sandboxId?: string;
+}
+
+/** What a caller needs to authenticate to the emulator like to the real service. */
+export interface S2sCredentials {
+  /** A client certificate the token service trusts (stands in for a Business Partner Certificate), PEM. */
+  readonly cert: string;
+  /** Its private key, PEM. */
+  readonly key: string;
+  /** The emulator's CA certificate, PEM: pass it as `ca` so the token endpoints' certificate is trusted. */
+  readonly ca: string;
+  /** `https://127.0.0.1:<port>/service/authenticate`. */
+  readonly serviceAuthUrl: string;
+  /** `https://127.0.0.1:<port>/xsts/authorize`. */
+  readonly xstsUrl: string;
+  /** The sandbox the certificate is allowed in. */
+  readonly sandboxId: string;
+  /** Tokens issued so far: `serviceTokens` (S-tokens) and `xstsTokens`. */
+  readonly issued: { serviceTokens: number; xstsTokens: number };
+}
+
+
+/** The running S2S side of an emulator. */
+export interface S2sService {
+  readonly credentials: S2sCredentials;
+  /** Checks a Multiplayer Activity call: a live XSTS token for the right user hash, and a Signature by its proof key. */
+  authorize(request: CoreRequest): AuthorizationCheck;
+  close(): Promise<void>;
+}
+
+const XERR_SANDBOX = 0x8015dc12; // the certificate is not allowed in this sandbox
+const XERR_EXPIRED = 0x8015dc1f; // the service token expired
+const MAX_BODY_BYTES = 64 * 1024;
+
+const proofKeySchema = z.object({ alg: z.literal('ES256'), kty: z.literal('EC'), use: z.literal('sig'), crv: z.literal('P-256'), x: z.string(), y: z.string() });
+const sTokenRequestSchema = z.object({
+  Properties: z.object({ ProofKey: proofKeySchema }),
+  RelyingParty: z.literal('http://auth.xboxlive.com'),
+  TokenType: z.literal('JWT'),
+});
+const xstsRequestSchema = z.object({
+  RelyingParty: z.string().min(1),
+  TokenType: z.literal('JWT'),
+  Properties: z.object({ ServiceToken: z.string().min(1), SandboxId: z.string().min(1), DelegationToken: z.string().min(1).optional() }),
+});
+
+interface Issued {
+  proofKey: KeyObject;
+  notAfter: number;
+  sandboxId?: string;
+  /** User hash of a delegated XSTS token; `-` for a service token. */
+  userHash?: string;
+}
+
+class Answer {
+  constructor(
+    readonly status: number,
+    readonly body: unknown,
+    readonly headers: Record<string, string> = {},
+  ) {}
+}
+
+/** Starts the token services on a loopback HTTPS port (IPv6 when `host` is `::1`) with a fresh test CA. */
+export async function startS2sService(options: S2sOptions, now: () => number, host = '127.0.0.1'): Promise<S2sService> {
+  const sTokenLifetimeMs = options.sTokenLifetimeMs ?? 14 * 86_400_000;
+  const xstsLifetimeMs = options.xstsLifetimeMs ?? 8 * 3_600_000;
+  const sandboxId = options.sandboxId ?? 'RETAIL';
+  const authority = createTestAuthority();
+  const server = authority.serverCertificate();
+  const client = authority.clientCertificate();
+  const sTokens = new Map<string, Issued>();
+  const xTokens = new Map<string, Issued>();
+  const issued = { serviceTokens: 0, xstsTokens: 0 };
+
+  // requestCert without rejectUnauthorized: XSTS is called without a client certificate, so the
+  // S-token endpoint checks `authorized` itself and drops the connection like the real one.
+  const https: Server = createServer(
+    { cert: server.cert, key: server.key, ca: [authority.ca], requestCert: true, rejectUnauthorized: false, headersTimeout: 10_000, requestTimeout: 10_000 },
+    (req, res) => {
+      serve(req, res).catch(() => {
+        if (!res.headersSent) send(res, new Answer(500, { errorCode: 'InternalServerError', debugMessage: 'token service failure' }));
+        else res.destroy();
+      });
+    },
+  );
+  const sockets = new Set<Socket>();
+  https.on('secureConnection', (socket) => {
+    sockets.add(socket);
+    socket.on('close', () => sockets.delete(socket));
+  });
+  https.on('tlsClientError', () => undefined); // a refused handshake is the client's problem, not a crash
+
+  async function serve(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const path = req.url ?? '/';
+    if (req.method === 'POST' && path === '/service/authenticate' && !(req.socket as TLSSocket).authorized) {
+      req.socket.destroy(); // no trusted client certificate: the real service drops the connection
+      return;
+    }
+    const body = await readBody(req);
+    if (body === undefined) return send(res, new Answer(413, { errorCode: 'PayloadTooLarge', debugMessage: `bodies are limited to ${MAX_BODY_BYTES} bytes` }));
+    try {
+      if (req.method !== 'POST') throw new Answer(405, { errorCode: 'MethodNotAllowed', debugMessage: 'POST only' });
+      if (req.headers['x-xbl-contract-version'] !== '1') throw new Answer(400, { errorCode: 'BadRequest', debugMessage: 'x-xbl-contract-version: 1 is required' });
+      const signed = { signature: header(req, 'signature'), method: req.method, pathAndQuery: path, authorization: header(req, 'authorization') ?? '', body };
+      if (path === '/service/authenticate') return send(res, serviceToken(signed));
+      if (path === '/xsts/authorize') return send(res, xstsToken(signed));
+      throw new Answer(404, { errorCode: 'NotFound', debugMessage: `no route for ${path}` });
+    } catch (error) {
+      if (error instanceof Answer) return send(res, error);
+      throw error;
+    }
+  }
+
+  type Signed = { signature: string | undefined; method: string; pathAndQuery: string; authorization: string; body: Buffer };
+
+  function serviceToken(request: Signed): Answer {
+    const input = parse(sTokenRequestSchema, request.body);
+    let proofKey: KeyObject;
+    try {
+      const { kty, crv, x, y } = input.Properties.ProofKey;
+      proofKey = createPublicKey({ key: { kty, crv, x, y }, format: 'jwk' });
+    } catch {
+      throw new Answer(400, { errorCode: 'BadRequest', debugMessage: 'ProofKey is not a P-256 public key' });
+    }
+    checkSignature(request, proofKey);
+    const time = now();
+    prune(sTokens, time);
+    const token = randomBytes(24).toString('base64url');
+    sTokens.set(token, { proofKey, notAfter: time + sTokenLifetimeMs });
+    issued.serviceTokens++;
+    return new Answer(200, { IssueInstant: new Date(time).toISOString(), NotAfter: new Date(time + sTokenLifetimeMs).toISOString(), Token: token, DisplayClaims: null });
+  }
+
+  function xstsToken(request: Signed): Answer {
+    const input = parse(xstsRequestSchema, request.body);
+    const time = now();
+    const sToken = sTokens.get(input.Properties.ServiceToken);
+    // An unknown S-token (say, from before the emulator restarted) gets the expired answer:
+    // the remedy, a new S-token, is the same.
+    if (!sToken || sToken.notAfter <= time) throw new Answer(401, { Identity: '0', XErr: XERR_EXPIRED, Message: 'the service token expired', Redirect: '' });
+    checkSignature(request, sToken.proofKey);
+    if (input.Properties.SandboxId !== sandboxId) throw new Answer(401, { Identity: '0', XErr: XERR_SANDBOX, Message: 'the certificate is not allowed in this sandbox', Redirect: '' });
+    const delegation = input.Properties.DelegationToken;
+    // The emulator trusts any delegation token and derives a stable user hash from it.
+    const userHash = delegation ? BigInt('0x' + createHash('sha256').update(delegation).digest('hex').slice(0, 15)).toString() : '-';
+    prune(xTokens, time);
+    const token = randomBytes(32).toString('base64url');
+    xTokens.set(token, { proofKey: sToken.proofKey, notAfter: time + xstsLifetimeMs, sandboxId, userHash });
+    issued.xstsTokens++;
+    return new Answer(200, {
+      IssueInstant: new Date(time).toISOString(),
+      NotAfter: new Date(time + xstsLifetimeMs).toISOString(),
+      Token: token,
+      DisplayClaims: delegation ? { xui: [{ uhs: userHash }] } : {},
+    });
+  }
+
+  function checkSignature(request: Signed, key: KeyObject): void {
+    const problem = signatureProblem(request.signature, request, key, now());
+    if (problem) throw new Answer(403, { errorCode: 'InvalidSignature', debugMessage: problem });
+  }
+
+  await new Promise<void>((resolve, reject) => {
+    https.once('error', reject);
+    // The test certificate names only loopback addresses, so the token endpoints stay there.
+    https.listen(0, host === '::1' ? '::1' : '127.0.0.1', () => resolve());
+  });
+  const address = https.address() as { address: string; port: number; family: string };
+  const origin = `https://${address.family === 'IPv6' ? `[${address.address}]` : address.address}:${address.port}`;
+
+  const credentials = { cert: client.cert, key: client.key, ca: authority.ca, serviceAuthUrl: `${origin}/service/authenticate`, xstsUrl: `${origin}/xsts/authorize`, sandboxId, issued };
+  // Even a throw-away key is kept out of util.inspect and JSON: logs get copied around.
+  const shown = () => ({ serviceAuthUrl: credentials.serviceAuthUrl, xstsUrl: credentials.xstsUrl, sandboxId, issued, cert: '[certificate]', key: '[hidden]', ca: '[certificate]' });
+  Object.defineProperties(credentials, {
+    toJSON: { value: shown },
+    [inspect.custom]: { value: () => `S2sCredentials ${inspect(shown())}` },
+  });
+  return {
+    credentials,
+    authorize(request) {
+      const value = request.headers.authorization;
+      const match = value ? /^XBL3\.0 x=([^;\s]+);(\S+)$/.exec(value) : null;
+      if (!value || !match) return refuse(401, 'Unauthorized', 'Authorization must be XBL3.0 x=<userhash>;<token>');
+      const token = xTokens.get(match[2]!);
+      const time = now();
+      if (!token) return refuse(401, 'Unauthorized', 'the token is not valid (unknown)');
+      if (token.notAfter <= time) return refuse(401, 'Unauthorized', 'the token expired', { 'www-authenticate': 'XBL3.0 realm="xboxlive.com", error="token_expired"' });
+      if (token.userHash !== match[1]) return refuse(401, 'Unauthorized', `the token was issued for x=${token.userHash}, not x=${match[1]}`);
+      const problem = signatureProblem(request.headers.signature, { method: request.method, pathAndQuery: request.path, authorization: value, body: Buffer.from(request.body, 'utf8') }, token.proofKey, time);
+      if (problem) return refuse(403, 'InvalidSignature', problem);
+      return { caller: token.userHash === '-' ? 'service' : token.userHash! };
+    },
+    close: () =>
+      new Promise<void>((resolve) => {
+        for (const socket of sockets) socket.destroy();
+        https.close(() => resolve());
+      }),
+  };
+}
+
+function refuse(status: number, errorCode: string, debugMessage: string, headers?: Record<string, string>): AuthorizationCheck {
+  return headers ? { status, errorCode, debugMessage, headers } : { status, errorCode, debugMessage };
+}
+
+function header(req: IncomingMessage, name: string): string | undefined {
+  const value = req.headers[name];
+  return Array.isArray(value) ? value[0] : value;
+}
+
+function parse<S extends z.ZodType>(schema: S, body: Buffer): z.output<S> {
+  let json: unknown;
+  try {
+    json = JSON.parse(body.toString('utf8'));
+  } catch {
+    throw new Answer(400, { errorCode: 'BadRequest', debugMessage: 'the body is not JSON' });
+  }
+  const result = schema.safeParse(json);
+  if (!result.success) {
+    const issue = result.error.issues[0]!;
+    throw new Answer(400, { errorCode: 'BadRequest', debugMessage: `${issue.path.join('.') || 'body'}: ${issue.message}` });
+  }
+  return result.data;
+}
+
+/** Drops expired tokens from the front (tokens of one kind expire in the order they were issued). */
+function prune(tokens: Map<string, Issued>, time: number): void {
+  for (const [token, entry] of tokens) {
+    if (entry.notAfter > time) break;
+    tokens.delete(token);
+  }
+}
+
+/** Reads a body up to {@link MAX_BODY_BYTES}; `undefined` past it. Never throws (an aborted body is empty). */
+function readBody(req: IncomingMessage): Promise<Buffer | undefined> {
+  return new Promise((resolve) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    req.on('data', (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > MAX_BODY_BYTES) {
+        resolve(undefined);
+        req.removeAllListeners('data');
+        req.resume();
+        return;
+      }
+      chunks.push(chunk);
+    });
+    req.on('end', () => resolve(Buffer.concat(chunks)));
+    req.on('error', () => resolve(Buffer.alloc(0)));
+    req.on('aborted', () => resolve(Buffer.alloc(0)));
+  });
+}
+
+function send(res: ServerResponse, answer: Answer): void {
+  if (res.destroyed) return;
+  res.writeHead(answer.status, { 'content-type': 'application/json', ...answer.headers });
+  res.end(JSON.stringify(answer.body));
+}

@@ -1,0 +1,324 @@
+/**
+ * The production path end to end, against the emulator over loopback HTTPS with mutual TLS:
+ * certificate -> service token -> XSTS token -> signed Multiplayer Activity calls.
+ */
+import { request } from 'node:https';
+import { createServer, type Server } from 'node:net';
+import { inspect } from 'node:util';
+import { afterEach, describe, expect, it } from 'vitest';
+import { MpaAuthorizationError, MpaClient, MpaError, MpaTransportError, MpaValidationError, startEmulator, xboxServiceAuth, type Emulator, type XboxServiceAuthOptions } from '../src/index.js';
+import { createTestAuthority } from '../src/emulator/s2s-certs.js';
+import { activity, START, TITLE } from './helpers.js';
+
+const XUID = '2533274800000001';
+let emulator: Emulator | undefined;
+let extra: Server | undefined;
+afterEach(async () => {
+  await emulator?.close();
+  emulator = undefined;
+  extra?.close();
+  extra = undefined;
+});
+
+/** Everything that must never be printed: the certificate, its key, tokens and signatures seen on the wire. */
+class Secrets {
+  readonly values: string[] = [];
+  add(...values: (string | undefined)[]): void {
+    for (const v of values) if (v) this.values.push(v);
+  }
+  addPem(pem: string): void {
+    // Any line of the base64 body gives the secret away.
+    for (const line of pem.split('\n')) if (line.length > 20 && !line.startsWith('-----')) this.values.push(line);
+  }
+  expectAbsentFrom(value: unknown): void {
+    const seen = [inspect(value, { depth: 10, showHidden: true }), JSON.stringify(value) ?? '', value instanceof Error ? `${value.message}\n${value.stack}\n${inspect(value.cause, { depth: 10 })}` : ''].join('\n');
+    for (const secret of this.values) expect(seen.includes(secret), 'a secret was printed').toBe(false);
+  }
+}
+
+async function setup(
+  s2s: { sTokenLifetimeMs?: number; xstsLifetimeMs?: number; sandboxId?: string } = {},
+  authOptions: Partial<XboxServiceAuthOptions> = {},
+  clientOptions: { timeoutMs?: number; tamper?: boolean; emulatorNow?: () => number } = {},
+) {
+  emulator = await startEmulator({ port: 0, host: '127.0.0.1', s2s, ...(clientOptions.emulatorNow && { now: clientOptions.emulatorNow }) });
+  const credentials = emulator.s2s!;
+  const secrets = new Secrets();
+  secrets.addPem(credentials.key);
+  secrets.addPem(credentials.cert);
+  const auth = xboxServiceAuth({
+    cert: credentials.cert,
+    key: credentials.key,
+    ca: credentials.ca,
+    sandboxId: credentials.sandboxId,
+    serviceAuthUrl: credentials.serviceAuthUrl,
+    xstsUrl: credentials.xstsUrl,
+    ...authOptions,
+  });
+  const headers: Record<string, string>[] = [];
+  const client = new MpaClient({
+    titleId: TITLE,
+    baseUrl: emulator.url,
+    authorization: auth,
+    ...(clientOptions.timeoutMs !== undefined && { timeoutMs: clientOptions.timeoutMs }),
+    fetch: (input, init) => {
+      const sent = { ...(init?.headers as Record<string, string>) };
+      headers.push(sent);
+      secrets.add(sent.Authorization?.split(';')[1], sent.Signature);
+      if (clientOptions.tamper && sent.Signature) {
+        const bytes = Buffer.from(sent.Signature, 'base64');
+        bytes[bytes.length - 1]! ^= 0x01; // one bit of the signature flipped
+        sent.Signature = bytes.toString('base64');
+      }
+      return fetch(input, { ...init, headers: sent });
+    },
+  });
+  return { emulator, credentials, auth, client, headers, secrets };
+}
+
+async function failure(promise: Promise<unknown>): Promise<MpaError> {
+  const error = await promise.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  expect(error).toBeInstanceOf(MpaError);
+  return error as MpaError;
+}
+
+describe('xboxServiceAuth against the S2S emulator (HTTPS, mutual TLS)', () => {
+  it('gets a service token with the certificate, then an XSTS token, then signs every call', async () => {
+    const { emulator, client, headers, credentials } = await setup();
+    await client.setActivity(XUID, activity(1));
+    expect(emulator.activity(XUID)).toMatchObject({ connectionString: '203.0.113.7:7777?m=42' });
+    expect(headers[0]!.Authorization).toMatch(/^XBL3\.0 x=-;\S+$/);
+    expect(Buffer.from(headers[0]!.Signature!, 'base64')).toHaveLength(76);
+    expect(credentials.issued).toEqual({ serviceTokens: 1, xstsTokens: 1 });
+  });
+
+  it('100 calls at once share one service token request and one XSTS request', async () => {
+    const { client, credentials, emulator } = await setup();
+    await Promise.all(Array.from({ length: 100 }, (_, i) => client.setActivity(String(2533274800000001n + BigInt(i)), activity(1))));
+    expect(credentials.issued).toEqual({ serviceTokens: 1, xstsTokens: 1 });
+    expect(emulator.activities()).toHaveLength(100);
+  });
+
+  it('refreshes the XSTS token before it expires, and keeps the service token', async () => {
+    let now = START;
+    const { client, credentials, emulator } = await setup({ xstsLifetimeMs: 60_000 }, { now: () => now }, { emulatorNow: () => now });
+    await client.setActivity(XUID, activity(1));
+    now += 20_000;
+    await client.setActivity(XUID, activity(2));
+    expect(credentials.issued).toEqual({ serviceTokens: 1, xstsTokens: 1 }); // still fresh
+    now += 25_000; // past the refresh point (half of a one-minute lifetime)
+    await client.setActivity(XUID, activity(3));
+    expect(credentials.issued).toEqual({ serviceTokens: 1, xstsTokens: 2 });
+    expect(emulator.core.log.map((l) => l.status)).toEqual([204, 204, 204]); // no 401 on the way
+  });
+
+  it('a 401 (the service thinks the token expired) refreshes the XSTS token once and retries once', async () => {
+    let serviceNow = START;
+    const { client, credentials, emulator } = await setup({ xstsLifetimeMs: 60_000 }, { now: () => START }, { emulatorNow: () => serviceNow });
+    await client.setActivity(XUID, activity(1));
+    serviceNow += 61_000; // the service's clock runs ahead: our cached token is expired there
+    await client.setActivity(XUID, activity(2));
+    expect(emulator.core.log.map((l) => l.status)).toEqual([204, 401, 204]);
+    expect(credentials.issued).toEqual({ serviceTokens: 1, xstsTokens: 2 });
+  });
+
+  it('100 calls refused with 401 at once cause one XSTS refresh, not a hundred', async () => {
+    let serviceNow = START;
+    const { client, credentials, emulator } = await setup({ xstsLifetimeMs: 60_000 }, { now: () => START }, { emulatorNow: () => serviceNow });
+    await client.setActivity(XUID, activity(1));
+    serviceNow += 61_000;
+    await Promise.all(Array.from({ length: 100 }, (_, i) => client.setActivity(String(2533274800000002n + BigInt(i)), activity(1))));
+    expect(credentials.issued).toEqual({ serviceTokens: 1, xstsTokens: 2 });
+    expect(emulator.activities()).toHaveLength(101);
+  });
+
+  it('an expired service token (XErr 0x8015DC1F) is replaced once, then the XSTS request succeeds', async () => {
+    let serviceNow = START;
+    let ourNow = START;
+    const { client, credentials } = await setup({ sTokenLifetimeMs: 120_000, xstsLifetimeMs: 60_000 }, { now: () => ourNow }, { emulatorNow: () => serviceNow });
+    await client.setActivity(XUID, activity(1));
+    ourNow += 45_000; // our XSTS token is due for a refresh; our S-token looks fresh to us
+    serviceNow += 130_000; // but the service considers the S-token expired
+    await client.setActivity(XUID, activity(2));
+    expect(credentials.issued).toEqual({ serviceTokens: 2, xstsTokens: 2 });
+  });
+
+  it('a sandbox the certificate is not allowed in is an authorization error naming the sandbox and XErr', async () => {
+    const { client, secrets } = await setup({}, { sandboxId: 'XDKS.1' });
+    const error = await failure(client.setActivity(XUID, activity(1)));
+    expect(error).toBeInstanceOf(MpaAuthorizationError);
+    expect(error.errorCode).toBe('0x8015DC12');
+    expect(error.message).toMatch(/not allowed in sandbox XDKS\.1.*Partner Center/);
+    secrets.expectAbsentFrom(error);
+  });
+
+  it('a certificate the token service does not trust ends the connection: the error says to check the certificate', async () => {
+    const stranger = createTestAuthority().clientCertificate();
+    const { client, secrets } = await setup({}, { cert: stranger.cert, key: stranger.key });
+    secrets.addPem(stranger.key);
+    const error = await failure(client.setActivity(XUID, activity(1)));
+    expect(error).toBeInstanceOf(MpaAuthorizationError);
+    expect(error.message).toMatch(/client certificate was not accepted.*Business Partner Certificate/);
+    secrets.expectAbsentFrom(error);
+  });
+
+  it('an expired certificate is named as such before anything is sent', async () => {
+    const authority = createTestAuthority();
+    const old = authority.clientCertificate({ notBefore: new Date(START - 86_400_000 * 30), notAfter: new Date(START - 86_400_000) });
+    const { client, credentials } = await setup({}, { cert: old.cert, key: old.key, now: () => START });
+    const error = await failure(client.setActivity(XUID, activity(1)));
+    expect(error.message).toMatch(/certificate expired on .*renew/);
+    expect(credentials.issued.serviceTokens).toBe(0);
+  });
+
+  it("without the emulator's CA the token endpoint's certificate is not trusted, and the error says what to pass", async () => {
+    const { client } = await setup({}, { ca: undefined });
+    const error = await failure(client.setActivity(XUID, activity(1)));
+    expect(error).toBeInstanceOf(MpaAuthorizationError);
+    expect(error.message).toMatch(/endpoint's certificate is not trusted.*emulator\.s2s\.ca/);
+  });
+
+  it('a tampered Signature is refused with 403, and the error points at the signature and the clock', async () => {
+    const { client, emulator, secrets } = await setup({}, {}, { tamper: true });
+    const error = await failure(client.setActivity(XUID, activity(1)));
+    expect(error).toBeInstanceOf(MpaAuthorizationError);
+    expect(error.status).toBe(403);
+    expect(error.message).toMatch(/refused the request's Signature/);
+    expect(emulator.activity(XUID)).toBeUndefined();
+    secrets.expectAbsentFrom(error);
+  });
+
+  it('a token endpoint that never answers cannot hang a call: it times out after timeoutMs', async () => {
+    extra = createServer(() => undefined); // accepts TCP, never completes a TLS handshake
+    await new Promise<void>((resolve) => extra!.listen(0, '127.0.0.1', resolve));
+    const port = (extra.address() as { port: number }).port;
+    const { client } = await setup({}, { serviceAuthUrl: `https://127.0.0.1:${port}/service/authenticate` }, { timeoutMs: 300 });
+    const started = Date.now();
+    const error = await failure(client.setActivity(XUID, activity(1)));
+    expect(error).toBeInstanceOf(MpaTransportError);
+    expect((error as MpaTransportError).reason).toBe('timeout');
+    expect(error.message).toMatch(/timed out after 300 ms while getting the authorization token/);
+    expect(Date.now() - started).toBeLessThan(5_000);
+  });
+
+  it('the caller aborting stops a token request under way', async () => {
+    extra = createServer(() => undefined);
+    await new Promise<void>((resolve) => extra!.listen(0, '127.0.0.1', resolve));
+    const port = (extra.address() as { port: number }).port;
+    const { client } = await setup({}, { serviceAuthUrl: `https://127.0.0.1:${port}/service/authenticate` });
+    const controller = new AbortController();
+    const call = failure(client.setActivity(XUID, activity(1), { signal: controller.signal }));
+    setTimeout(() => controller.abort(), 50);
+    const error = await call;
+    expect((error as MpaTransportError).reason).toBe('aborted');
+  });
+
+  it('delegated mode: a call about a user with a delegation token uses x=<uhs>, cached per user', async () => {
+    const { client, headers, credentials, emulator } = await setup({}, { delegationToken: (xuid) => (xuid === XUID ? 'delegation-token-of-user-1' : undefined) });
+    await client.setActivity(XUID, activity(1));
+    await client.setActivity(XUID, activity(2));
+    await client.setActivity('2533274800000002', activity(1));
+    expect(headers[0]!.Authorization).toMatch(/^XBL3\.0 x=\d+;\S+$/);
+    expect(headers[1]!.Authorization).toBe(headers[0]!.Authorization);
+    expect(headers[2]!.Authorization).toMatch(/^XBL3\.0 x=-;/);
+    expect(credentials.issued).toEqual({ serviceTokens: 1, xstsTokens: 2 });
+    expect(emulator.core.log.map((l) => l.status)).toEqual([204, 204, 204]);
+  });
+
+  it('nothing secret in util.inspect or JSON of the provider and the client', async () => {
+    const { client, auth, secrets } = await setup();
+    await client.setActivity(XUID, activity(1));
+    secrets.expectAbsentFrom(auth);
+    secrets.expectAbsentFrom(client);
+    expect(inspect(auth)).toMatch(/XboxServiceAuth .*sandboxId: 'RETAIL'/s);
+    const emulatorSecrets = new Secrets();
+    emulatorSecrets.addPem(emulator!.s2s!.key);
+    emulatorSecrets.expectAbsentFrom(emulator!.s2s);
+    emulatorSecrets.expectAbsentFrom(emulator);
+    expect(JSON.stringify(auth)).toContain('"tokens":"cached"');
+  });
+
+  it('refuses unusable options with a validation error naming the option, without echoing the key', async () => {
+    const bad = (options: unknown) => {
+      try {
+        xboxServiceAuth(options as XboxServiceAuthOptions);
+      } catch (error) {
+        return error as MpaValidationError;
+      }
+      throw new Error('expected a refusal');
+    };
+    expect(bad({ sandboxId: 'RETAIL' }).issues[0]!.path).toEqual(['cert']);
+    expect(bad({ cert: 'x', key: 'secret-key-material', sandboxId: 'RETAIL' }).message).not.toContain('secret-key-material');
+    expect(bad({ cert: 'x', key: 'secret-key-material', sandboxId: 'RETAIL' }).issues.map((i) => i.path[0])).toEqual(['cert', 'key']);
+    expect(bad(null)).toBeInstanceOf(MpaValidationError);
+    const ok = createTestAuthority().clientCertificate();
+    expect(bad({ ...ok, sandboxId: 'RETAIL', serviceAuthUrl: 'http://127.0.0.1/x' }).issues[0]!.path).toEqual(['serviceAuthUrl']);
+    expect(bad({ ...ok }).issues[0]!.path).toEqual(['sandboxId']);
+  });
+});
+
+describe('the S2S emulator refuses what the real service refuses', () => {
+  it('an unknown token is 401; a known token without a valid Signature is 403', async () => {
+    const { emulator, auth } = await setup();
+    const plain = new MpaClient({ titleId: TITLE, baseUrl: emulator.url, authorization: () => 'XBL3.0 x=-;made-up' });
+    expect((await failure(plain.setActivity(XUID, activity(1)))).status).toBe(401);
+    const unsigned = new MpaClient({
+      titleId: TITLE,
+      baseUrl: emulator.url,
+      authorization: async (request) => {
+        const signed = await auth(request);
+        return typeof signed === 'string' ? signed : signed.authorization; // the Signature dropped
+      },
+    });
+    const error = await failure(unsigned.setActivity(XUID, activity(1)));
+    expect(error.status).toBe(403);
+    expect(error.debugMessage).toMatch(/no Signature/);
+  });
+
+  it('a token signed for one user hash is refused for another', async () => {
+    const { emulator, auth } = await setup();
+    const swapped = new MpaClient({
+      titleId: TITLE,
+      baseUrl: emulator.url,
+      authorization: async (request) => {
+        const signed = (await auth(request)) as { authorization: string };
+        return signed.authorization.replace('x=-;', 'x=12345;');
+      },
+    });
+    expect((await failure(swapped.setActivity(XUID, activity(1)))).status).toBe(401);
+  });
+
+  it('a server clock 10 minutes off gets 403 from the token service, and the error says to check the clock', async () => {
+    const { client } = await setup({}, { now: () => Date.now() - 10 * 60_000 });
+    const error = await failure(client.setActivity(XUID, activity(1)));
+    expect(error).toBeInstanceOf(MpaAuthorizationError);
+    expect(error.status).toBe(403);
+    expect(error.message).toMatch(/service token service refused the request's Signature.*clock/);
+  });
+
+  it('the token endpoint drops a connection without a client certificate, and answers 400 to a body not as documented', async () => {
+    const { credentials } = await setup();
+    const post = (cert: { cert: string; key: string } | undefined, body: string) =>
+      new Promise<number | string>((resolve) => {
+        const req = request(credentials.serviceAuthUrl, { method: 'POST', ca: credentials.ca, ...cert, headers: { 'x-xbl-contract-version': '1', 'content-type': 'application/json' } }, (res) => {
+          res.resume();
+          res.on('end', () => resolve(res.statusCode!));
+        });
+        req.on('error', (e: NodeJS.ErrnoException) => resolve(e.code ?? e.message));
+        req.end(body);
+      });
+    expect(await post(undefined, '{}')).toBe('ECONNRESET');
+    expect(await post({ cert: credentials.cert, key: credentials.key }, '{"RelyingParty":"http://auth.xboxlive.com","TokenType":"JWT"}')).toBe(400);
+    expect(await post({ cert: credentials.cert, key: credentials.key }, 'not json')).toBe(400);
+  });
+
+  it('without s2s the emulator accepts any well-formed XBL3.0 header, as before', async () => {
+    emulator = await startEmulator({ port: 0 });
+    expect(emulator.s2s).toBeUndefined();
+    const client = new MpaClient({ titleId: TITLE, baseUrl: emulator.url, authorization: () => 'XBL3.0 x=1;t' });
+    await client.setActivity(XUID, activity(1));
+  });
+});
