@@ -6,8 +6,10 @@
 import { parseArgs } from 'node:util';
 import { startEmulator } from './emulator/server.js';
 import type { FaultKind } from './emulator/core.js';
+import { VERSION } from './version.js';
 
 const USAGE = `usage: mpa-sync emulator [options]
+       mpa-sync --version
 
 Serves the Multiplayer Activity REST calls (PUT/GET/DELETE activities, activities/query,
 invites/server, recentplayergroups/server) on a local port, with the documented validation
@@ -21,6 +23,7 @@ and rate limits.
   --fault-rate <p>        probability of a random fault per request (500/503/429/reset/hang)
   --seed <n>              seed of the fault generator (default 1)
   --latency <ms>          delay before every answer (default 0)
+  -v, --version           print the version and exit
 `;
 
 async function main(argv: string[]): Promise<number> {
@@ -37,8 +40,13 @@ async function main(argv: string[]): Promise<number> {
       seed: { type: 'string', default: '1' },
       latency: { type: 'string', default: '0' },
       help: { type: 'boolean', short: 'h', default: false },
+      version: { type: 'boolean', short: 'v', default: false },
     },
   });
+  if (values.version) {
+    process.stdout.write(`${VERSION}\n`);
+    return 0;
+  }
   if (values.help || positionals[0] !== 'emulator') {
     process.stdout.write(USAGE);
     return values.help ? 0 : 2;

@@ -37,3 +37,13 @@ it('refuses bad flags with a usage message', async () => {
   expect(code).toBe(2);
   expect(err).toMatch(/--port must be 0\.\.65535/);
 });
+
+it('`mpa-sync --version` prints the package version', async () => {
+  const { VERSION } = await import('../src/version.js');
+  const child = spawn(process.execPath, [cli, '--version'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  child.stdout.on('data', (c: Buffer) => (out += c.toString()));
+  const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
+  expect(code).toBe(0);
+  expect(out).toBe(`${VERSION}\n`);
+});
