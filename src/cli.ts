@@ -10,8 +10,10 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { startEmulator } from './emulator/server.js';
 import type { FaultKind } from './emulator/core.js';
+import { VERSION } from './version.js';
 
 const USAGE = `usage: mpa-sync emulator [options]
+       mpa-sync --version
 
 Serves the Multiplayer Activity REST calls (PUT/GET/DELETE activities, activities/query,
 invites/server, recentplayergroups/server) on a local port, with the documented validation
@@ -32,6 +34,7 @@ and rate limits.
   --sandbox <id>          with --s2s: the sandbox the test certificate is allowed in (default RETAIL)
   --s2s-dir <dir>         with --s2s: where to write cert.pem, key.pem and ca.pem (default: a new
                           temporary directory); they are throw-away test credentials
+  -v, --version           print the version and exit
 `;
 
 async function main(argv: string[]): Promise<number> {
@@ -52,8 +55,13 @@ async function main(argv: string[]): Promise<number> {
       sandbox: { type: 'string', default: 'RETAIL' },
       's2s-dir': { type: 'string' },
       help: { type: 'boolean', short: 'h', default: false },
+      version: { type: 'boolean', short: 'v', default: false },
     },
   });
+  if (values.version) {
+    process.stdout.write(`${VERSION}\n`);
+    return 0;
+  }
   if (values.help || positionals[0] !== 'emulator') {
     process.stdout.write(USAGE);
     return values.help ? 0 : 2;

@@ -71,3 +71,13 @@ it('`mpa-sync emulator --s2s` serves the token endpoints and writes the test cer
     child.kill('SIGTERM');
   }
 });
+
+it('`mpa-sync --version` prints the package version', async () => {
+  const { VERSION } = await import('../src/version.js');
+  const child = spawn(process.execPath, [cli, '--version'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  child.stdout.on('data', (c: Buffer) => (out += c.toString()));
+  const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
+  expect(code).toBe(0);
+  expect(out).toBe(`${VERSION}\n`);
+});

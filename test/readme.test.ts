@@ -11,11 +11,19 @@ const root = path.dirname(fileURLToPath(new URL('../package.json', import.meta.u
 const readme = readFileSync(path.join(root, 'README.md'), 'utf8');
 const snippets = [...readme.matchAll(/```ts\n([\s\S]*?)```/g)].map((m) => m[1]!);
 
-it('README has snippets for the client, engine, hooks, invites, recent players, emulator and kit', () => {
+it('README has snippets for the client, engine, hooks, invites, recent players, emulator, kit, Colyseus and metrics', () => {
   expect(snippets.length).toBeGreaterThanOrEqual(7);
-  for (const name of ['MpaClient', 'ActivitySync', 'bindMatchmaker', 'invite(', 'recentPlayers', 'startEmulator', 'createTestKit']) {
+  for (const name of ['MpaClient', 'ActivitySync', 'bindMatchmaker', 'invite(', 'recentPlayers', 'startEmulator', 'createTestKit', 'publishRoomActivity', 'instrumentSync']) {
     expect(snippets.some((s) => s.includes(name)), name).toBe(true);
   }
+});
+
+it('shows a Colyseus room publishing activities first, in under ten lines of code', () => {
+  const first = snippets[0]!;
+  expect(first).toContain("from 'mpa-sync/colyseus'");
+  expect(first).toContain('extends Room');
+  const code = first.split('\n').filter((line) => line.trim() !== '' && !line.trim().startsWith('declare '));
+  expect(code.length).toBeLessThan(10);
 });
 
 it('every README snippet typechecks against the published types', { timeout: 120_000 }, () => {
@@ -40,8 +48,13 @@ it('every README snippet typechecks against the published types', { timeout: 120
   expect(problems).toEqual([]);
 });
 
-it('README names every runtime export of mpa-sync and mpa-sync/testing', async () => {
-  const api = { ...(await import('../src/index.js')), ...(await import('../src/testing/index.js')) };
+it('README names every runtime export of mpa-sync, mpa-sync/testing, mpa-sync/colyseus and mpa-sync/otel', async () => {
+  const api = {
+    ...(await import('../src/index.js')),
+    ...(await import('../src/testing/index.js')),
+    ...(await import('../src/colyseus/index.js')),
+    ...(await import('../src/otel/index.js')),
+  };
   const missing = Object.keys(api).filter((name) => !readme.includes(name));
   expect(missing).toEqual([]);
 });

@@ -63,6 +63,8 @@ export interface RecentPlayersResult {
 export interface SyncedEvent extends PlayerEventBase {
   method: 'PUT' | 'DELETE';
   sequenceNumber: string;
+  /** Milliseconds between the published state first differing from the desired one and the service accepting this write. */
+  stalenessMs?: number;
 }
 
 /**

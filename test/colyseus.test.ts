@@ -1,0 +1,220 @@
+/**
+ * mpa-sync/colyseus against the real framework: @colyseus/core with its WebSocket transport,
+ * @colyseus/sdk clients over loopback, and the mpa-sync emulator on 127.0.0.1.
+ */
+import type { AddressInfo } from 'node:net';
+import { matchMaker, Room, Server, ServerError, type Client } from '@colyseus/core';
+import { Client as SdkClient, type Room as SdkRoom } from '@colyseus/sdk';
+import { WebSocketTransport } from '@colyseus/ws-transport';
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
+import { ActivitySync, MpaClient, MpaValidationError, startEmulator, type Emulator, type ErrorEvent, type JoinRestriction } from '../src/index.js';
+import { publishRoomActivity, type RoomActivity, type RoomActivityOptions, type XuidResolver } from '../src/colyseus/index.js';
+
+const A = '2533274800000001';
+const B = '2533274800000002';
+const C = '2533274800000003';
+
+let emulator: Emulator;
+let sync: ActivitySync;
+let server: Server;
+let endpoint: string;
+const errors: ErrorEvent[] = [];
+const opened: SdkRoom[] = [];
+
+/** The studio's room: the one line in onCreate, the one line in onAuth. */
+class ArenaRoom extends Room {
+  override maxClients = 3;
+  mpa!: RoomActivity;
+  override onCreate(options: { recent?: boolean }) {
+    this.mpa = publishRoomActivity(this, {
+      sync,
+      connectionString: `127.0.0.1:2567?roomId=${this.roomId}`,
+      xuid: (_client, joinOptions: { xuid?: string }) => joinOptions?.xuid,
+      ...(options.recent ? { recentPlayers: { encounterType: 'Opponent' as const } } : {}),
+    });
+  }
+  override onAuth(client: Client, options: { xuid?: string }) {
+    return this.mpa.authorize(client, options);
+  }
+}
+
+/** maxClients left at Colyseus's default (Infinity). */
+class UnboundedRoom extends Room {
+  override onCreate() {
+    publishRoomActivity(this, { sync, connectionString: 'c', xuid: () => undefined });
+  }
+}
+
+const serverRoom = (room: SdkRoom) => matchMaker.getLocalRoomById(room.roomId) as ArenaRoom;
+const join = async (options: { xuid?: string; recent?: boolean }, name = 'arena') => {
+  const room = await new SdkClient(endpoint).joinOrCreate(name, options);
+  opened.push(room);
+  return room;
+};
+const activity = (xuid: string) => emulator.activity(xuid);
+
+beforeAll(async () => {
+  // Rate limits are the engine's business (tested elsewhere); here they would only slow the test down.
+  emulator = await startEmulator({ port: 0, host: '127.0.0.1', rateLimits: false });
+  sync = new ActivitySync({ client: new MpaClient({ titleId: 1234567890, baseUrl: emulator.url, authorization: () => 'XBL3.0 x=1;colyseus-test' }), countRefreshIntervalMs: 0, budgets: false });
+  sync.on('error', (e) => errors.push(e));
+  server = new Server({ transport: new WebSocketTransport(), greet: false, gracefullyShutdown: false });
+  server.define('arena', ArenaRoom);
+  server.define('unbounded', UnboundedRoom);
+  await server.listen(0, '127.0.0.1');
+  endpoint = `http://127.0.0.1:${(server.transport.server!.address() as AddressInfo).port}`;
+});
+
+afterEach(async () => {
+  if (sync.closed) return;
+  await Promise.all(opened.splice(0).map((r) => (r.connection.isOpen ? r.leave() : undefined)));
+  await vi.waitFor(() => expect(matchMaker.stats.local.roomCount).toBe(0), { timeout: 10_000 });
+  await sync.flush();
+  emulator.reset();
+  errors.length = 0;
+});
+
+afterAll(async () => {
+  await server?.gracefullyShutdown(false);
+  if (!sync?.closed) await sync?.close();
+  await emulator?.close();
+});
+
+describe('mpa-sync/colyseus', () => {
+  it('publishes every player of a room, and deletes a xuid\'s activity only when its last session leaves', { timeout: 20_000 }, async () => {
+    const a1 = await join({ xuid: A });
+    const a2 = await new SdkClient(endpoint).joinById(a1.roomId, { xuid: A });
+    opened.push(a2);
+    const b = await new SdkClient(endpoint).joinById(a1.roomId, { xuid: B });
+    opened.push(b);
+    await vi.waitFor(async () => {
+      await sync.flush();
+      expect(activity(B)).toMatchObject({ currentPlayers: 2, maxPlayers: 3, joinRestriction: 'Followed', connectionString: `127.0.0.1:2567?roomId=${a1.roomId}` });
+    });
+    expect(activity(A)).toMatchObject({ currentPlayers: 2 });
+
+    await a1.leave();
+    await vi.waitFor(() => expect(serverRoom(b).clients.length).toBe(2));
+    await sync.flush();
+    expect(activity(A)).toBeDefined(); // A still plays on their second session
+
+    await a2.leave();
+    await vi.waitFor(async () => {
+      await sync.flush();
+      expect(activity(A)).toBeUndefined();
+      expect(activity(B)).toMatchObject({ currentPlayers: 1 });
+    });
+    expect(errors).toEqual([]);
+  });
+
+  it('follows maxClients, lock, unlock and setPrivate; a room Colyseus locks because it is full stays Followed', { timeout: 20_000 }, async () => {
+    const a = await join({ xuid: A });
+    const room = serverRoom(a);
+    opened.push(await new SdkClient(endpoint).joinById(a.roomId, { xuid: B }));
+    opened.push(await new SdkClient(endpoint).joinById(a.roomId, { xuid: C }));
+    await vi.waitFor(async () => {
+      await sync.flush();
+      expect(activity(C)).toMatchObject({ currentPlayers: 3, maxPlayers: 3 });
+    });
+    expect(room.locked).toBe(true); // Colyseus's own lock of a full room still works
+    expect(activity(A)?.joinRestriction).toBe('Followed');
+
+    await room.setMatchmaking({ maxClients: 5 });
+    await vi.waitFor(async () => {
+      await sync.flush();
+      expect(activity(A)).toMatchObject({ maxPlayers: 5, joinRestriction: 'Followed' });
+    });
+    expect(room.locked).toBe(false);
+
+    await room.lock();
+    await sync.flush();
+    expect(activity(B)?.joinRestriction).toBe('InviteOnly');
+    await room.unlock();
+    await sync.flush();
+    expect(activity(B)?.joinRestriction).toBe('Followed');
+    await room.setPrivate(true);
+    await sync.flush();
+    expect(activity(C)?.joinRestriction).toBe('InviteOnly');
+    await room.setPrivate(false);
+    await sync.flush();
+    expect(activity(C)?.joinRestriction).toBe('Followed');
+    expect(errors).toEqual([]);
+  });
+
+  it('refuses a bad xuid at onAuth with a clear message, and counts players who are not Xbox users', { timeout: 20_000 }, async () => {
+    const a = await join({ xuid: A });
+    await expect(new SdkClient(endpoint).joinById(a.roomId, { xuid: 'not-a-xuid' })).rejects.toThrow(/Xbox user id is not valid: xuid must be a base-10 integer string/);
+    await expect(new SdkClient(endpoint).joinById(a.roomId, { xuid: '0' })).rejects.toThrow(/Xbox user id is not valid/);
+    opened.push(await new SdkClient(endpoint).joinById(a.roomId, {})); // a cross-play guest
+    await vi.waitFor(async () => {
+      await sync.flush();
+      expect(activity(A)).toMatchObject({ currentPlayers: 2 });
+    });
+    expect(serverRoom(a).mpa.group.members).toEqual([A]);
+    expect(serverRoom(a).mpa.xuidOf(a.sessionId)).toBe(A);
+  });
+
+  it('closes the group when the room is disposed: activities deleted, recent players reported', { timeout: 20_000 }, async () => {
+    const a = await join({ xuid: A, recent: true });
+    const b = await new SdkClient(endpoint).joinById(a.roomId, { xuid: B });
+    const room = serverRoom(a);
+    await vi.waitFor(async () => {
+      await sync.flush();
+      expect(activity(B)).toMatchObject({ currentPlayers: 2 });
+    });
+    await Promise.all([a.leave(), b.leave()]); // the last leave auto-disposes the room
+    await room.mpa.closed;
+    await sync.flush(); // the DELETEs of players who left just before the dispose
+    expect(activity(A)).toBeUndefined();
+    expect(activity(B)).toBeUndefined();
+    expect(emulator.core.recentPlayerGroups).toMatchObject([{ players: expect.arrayContaining([A, B]), encounterType: 'Opponent' }]);
+    expect(sync.getGroup(room.roomId)).toBeUndefined();
+  });
+
+  it('refuses a room whose maxClients cannot be published, naming it', { timeout: 20_000 }, async () => {
+    await expect(new SdkClient(endpoint).create('unbounded', {})).rejects.toThrow(/room\.maxClients is Infinity; MPA needs 2\.\.100/);
+  });
+});
+
+
+describe('bad options', () => {
+  const refusal = (room: unknown, options: Partial<RoomActivityOptions>) => {
+    try {
+      publishRoomActivity(room as Room, { sync, connectionString: 'c', xuid: () => undefined, ...options } as RoomActivityOptions);
+    } catch (error) {
+      return error as ServerError & { cause: MpaValidationError };
+    }
+    throw new Error('not refused');
+  };
+
+  it('are refused with a Colyseus ServerError whose cause is an MpaValidationError naming the option', () => {
+    const room = new ArenaRoom();
+    room.maxClients = 4;
+    const locked = refusal(room, { whenLocked: 'Never' as JoinRestriction });
+    expect(locked).toBeInstanceOf(ServerError);
+    expect(locked.cause).toBeInstanceOf(MpaValidationError);
+    expect(locked.cause.issues[0]?.path).toEqual(['whenLocked']);
+    expect(refusal(room, { xuid: 'xuid' as unknown as XuidResolver }).message).toMatch(/xuid must be a function/);
+    expect(refusal({}, {}).message).toMatch(/room must be a Colyseus Room/);
+    expect(refusal(room, { maxPlayers: 101 }).cause.issues[0]?.path).toEqual(['maxPlayers']);
+  });
+});
+
+describe('graceful shutdown', () => {
+  it('the framework stopping first costs no PUT for its shutdown lock, only the DELETEs; then sync.close() has nothing left', { timeout: 20_000 }, async () => {
+    const a = await join({ xuid: A });
+    opened.push(await new SdkClient(endpoint).joinById(a.roomId, { xuid: B }));
+    await vi.waitFor(async () => {
+      await sync.flush();
+      expect(activity(A)).toMatchObject({ currentPlayers: 2, joinRestriction: 'Followed' });
+    });
+    const sent: string[] = [];
+    sync.on('request', (e) => sent.push(`${e.method} ${e.xuid}`));
+    await server.gracefullyShutdown(false); // Colyseus locks every room, then disconnects them
+    await sync.flush();
+    expect(sent.sort()).toEqual([`DELETE ${A}`, `DELETE ${B}`]);
+    expect(emulator.activities()).toEqual([]);
+    expect(await sync.close()).toEqual({ undeleted: [] });
+    opened.length = 0;
+  });
+});
