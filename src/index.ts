@@ -51,10 +51,11 @@ export type {
   EmulatorCounters,
 } from './emulator/core.js';
 export { ActivitySync, throttleScope } from './engine/activity-sync.js';
-export type { ActivitySyncOptions, CloseResult } from './engine/activity-sync.js';
+export type { ActivitySyncOptions, CloseResult, FlushResult } from './engine/activity-sync.js';
+export type { ClockInput } from './engine/clock.js';
 export { MatchGroup } from './engine/group.js';
 export type { GroupOptions, GroupUpdate } from './engine/group.js';
-export type { SendReason } from './engine/player-machine.js';
+export type { SendReason } from './engine/desired.js';
 export type {
   SyncEvents,
   SyncStats,
@@ -64,6 +65,7 @@ export type {
   SyncedEvent,
   ErrorEvent,
   StateEvent,
+  ListenerErrorEvent,
   PlayerStateName,
   PlayerEventBase,
 } from './engine/events.js';
