@@ -59,10 +59,11 @@ export type { RateUsage } from './emulator/core.js';
 export type { WindowUsage } from './sliding-window.js';
 export type { Presence, InspectedActivity, InspectedRequest, PlayerBudget, WindowGauge } from './emulator/inspection.js';
 export { ActivitySync, throttleScope } from './engine/activity-sync.js';
-export type { ActivitySyncOptions, CloseResult } from './engine/activity-sync.js';
+export type { ActivitySyncOptions, CloseResult, FlushResult } from './engine/activity-sync.js';
+export type { ClockInput } from './engine/clock.js';
 export { MatchGroup } from './engine/group.js';
 export type { GroupOptions, GroupUpdate } from './engine/group.js';
-export type { SendReason } from './engine/player-machine.js';
+export type { SendReason } from './engine/desired.js';
 export type {
   SyncEvents,
   SyncStats,
@@ -72,6 +73,7 @@ export type {
   SyncedEvent,
   ErrorEvent,
   StateEvent,
+  ListenerErrorEvent,
   PlayerStateName,
   PlayerEventBase,
 } from './engine/events.js';

@@ -26,21 +26,96 @@ export type SequenceSource = (unixMs: number) => bigint;
 
 /**
  * Hands out strictly increasing sequence numbers per user: the clock's value, or one more than
- * the last number given to that user when the clock has not moved on.
+ * the last number given to that user when the clock has not moved on. Also remembers the
+ * highest number actually sent for each user, so that a DELETE can carry the smallest number
+ * above it. A released user is forgotten once the clock has passed their last number (until
+ * then a fresh stamp could repeat it).
  */
 export class SequenceStamper {
-  readonly #last = new Map<string, bigint>();
+  readonly #users = new Map<string, { last: bigint; sent: bigint; released: boolean }>();
+  #released: string[] = [];
+  #releasedHead = 0;
   constructor(
     private readonly source: SequenceSource,
     private readonly now: () => number,
   ) {}
 
+  /** The clock's number, computed once per millisecond (a burst stamps many players at once). */
+  #clockAt = Number.NaN;
+  #clockValue = 0n;
+
+  #fromClock(): bigint {
+    const now = this.now();
+    if (now !== this.#clockAt) {
+      this.#clockAt = now;
+      this.#clockValue = this.source(now);
+    }
+    return this.#clockValue;
+  }
+
   /** The next number for `xuid`, strictly greater than every earlier one for that user. */
   next(xuid: string): bigint {
-    const fromClock = this.source(this.now());
-    const last = this.#last.get(xuid);
+    const fromClock = this.#fromClock();
+    this.#drain(fromClock);
+    const user = this.#users.get(xuid);
+    const last = user?.last;
     const value = last !== undefined && fromClock <= last ? last + 1n : fromClock < 1n ? 1n : fromClock;
-    this.#last.set(xuid, value);
+    if (user) {
+      user.last = value;
+      user.released = false;
+    } else this.#users.set(xuid, { last: value, sent: 0n, released: false });
     return value;
+  }
+
+  /** Records that `sequenceNumber` left for `xuid`; later stamps are greater. */
+  sent(xuid: string, sequenceNumber: bigint): void {
+    const user = this.#users.get(xuid);
+    if (!user) this.#users.set(xuid, { last: sequenceNumber, sent: sequenceNumber, released: false });
+    else {
+      user.released = false;
+      if (sequenceNumber > user.sent) user.sent = sequenceNumber;
+      if (sequenceNumber > user.last) user.last = sequenceNumber;
+    }
+  }
+
+  /** The highest number sent for `xuid` (0 if none). */
+  highestSent(xuid: string): bigint {
+    return this.#users.get(xuid)?.sent ?? 0n;
+  }
+
+  /** The smallest number above every one sent for `xuid`: what a DELETE carries. */
+  deleteNumber(xuid: string): bigint {
+    const value = this.highestSent(xuid) + 1n;
+    this.sent(xuid, value);
+    return value;
+  }
+
+  /** `xuid` is gone: forget them once the clock has passed their last number. */
+  release(xuid: string): void {
+    const user = this.#users.get(xuid);
+    if (!user) return;
+    user.released = true;
+    this.#released.push(xuid);
+    this.#drain(this.#fromClock());
+  }
+
+  /** Users remembered (for memory checks). */
+  get size(): number {
+    return this.#users.size;
+  }
+
+  #drain(fromClock: bigint): void {
+    const queue = this.#released;
+    while (this.#releasedHead < queue.length) {
+      const xuid = queue[this.#releasedHead]!;
+      const user = this.#users.get(xuid);
+      if (user?.released && user.last >= fromClock) break;
+      if (user?.released) this.#users.delete(xuid);
+      this.#releasedHead++;
+    }
+    if (this.#releasedHead > 1024 && this.#releasedHead * 2 > queue.length) {
+      this.#released = queue.slice(this.#releasedHead);
+      this.#releasedHead = 0;
+    }
   }
 }

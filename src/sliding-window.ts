@@ -33,9 +33,16 @@ export interface WindowUsage {
   used: number;
 }
 
+/**
+ * Request logs per key, checked against every window. A key whose newest entry has left the
+ * longest window is forgotten, so memory follows the recent traffic, not every key ever seen.
+ */
 export class SlidingWindows {
   readonly #log = new Map<string, WindowEntry[]>();
   readonly #longest: number;
+  /** Keys in the order they were last recorded, with that time: the expiry queue. */
+  #expiry: { key: string; t: number }[] = [];
+  #expiryHead = 0;
 
   constructor(
     readonly windows: readonly RateWindow[],
@@ -47,10 +54,12 @@ export class SlidingWindows {
 
   /** Records a request at time `t` and returns its entry. */
   record(key: string, t: number, throttled = false): WindowEntry {
+    this.#expire(t);
     const entries = this.#prune(key, t);
     const entry = { t, throttled };
     insertSorted(entries, entry);
     this.#log.set(key, entries);
+    this.#expiry.push({ key, t });
     return entry;
   }
 
@@ -63,6 +72,7 @@ export class SlidingWindows {
     entries.splice(at, 1);
     entry.t = Math.max(entry.t, t);
     insertSorted(entries, entry);
+    this.#expiry.push({ key, t: entry.t });
   }
 
   /** Forgets an entry (a reservation that was never sent). */
@@ -89,11 +99,20 @@ export class SlidingWindows {
     for (const window of this.windows) {
       const room = Math.max(0, window.limit - 1 - Math.min(reserve, window.limit - 1));
       const since = now - window.windowMs - this.marginMs;
-      const live = entries.filter((e) => e.t > since && (window.countsThrottled !== false || !e.throttled));
-      if (live.length <= room) continue;
-      const expiring = live[live.length - room - 1]!;
+      // Entries are sorted: count the live ones from the newest, remembering the one that
+      // must expire before `1 + reserve` more fit (no array built per check).
+      let live = 0;
+      let expiring: WindowEntry | undefined;
+      for (let i = entries.length - 1; i >= 0; i--) {
+        const e = entries[i]!;
+        if (e.t <= since) break;
+        if (window.countsThrottled === false && e.throttled) continue;
+        live++;
+        if (live === room + 1) expiring = e;
+      }
+      if (live <= room || !expiring) continue;
       const freeAt = expiring.t + window.windowMs + this.marginMs;
-      if (!worst || freeAt > worst.freeAt) worst = { window, current: live.length, freeAt };
+      if (!worst || freeAt > worst.freeAt) worst = { window, current: live, freeAt };
     }
     return worst;
   }
@@ -106,6 +125,29 @@ export class SlidingWindows {
 
   clear(): void {
     this.#log.clear();
+    this.#expiry = [];
+    this.#expiryHead = 0;
+  }
+
+  /** Keys with a log (for memory checks). */
+  get size(): number {
+    return this.#log.size;
+  }
+
+  /** Forgets the keys whose newest entry is older than the longest window. Amortised O(1). */
+  #expire(now: number): void {
+    const since = now - this.#longest;
+    const queue = this.#expiry;
+    while (this.#expiryHead < queue.length && queue[this.#expiryHead]!.t <= since) {
+      const { key } = queue[this.#expiryHead++]!;
+      const entries = this.#log.get(key);
+      const newest = entries?.[entries.length - 1];
+      if (entries && (!newest || newest.t <= since)) this.#log.delete(key);
+    }
+    if (this.#expiryHead > 1024 && this.#expiryHead * 2 > queue.length) {
+      this.#expiry = queue.slice(this.#expiryHead);
+      this.#expiryHead = 0;
+    }
   }
 
   /** Keys that still have entries (read-only view for inspection). */

@@ -42,7 +42,7 @@ describe('ActivitySync: the basic lifecycle', () => {
     expect(sync.stats()).toMatchObject({ players: 1, groups: 1, inFlight: 0, pending: 0, throttled: 0 });
   });
 
-  it('emits state, request and synced events through the machine: idle, queued, sending, active, and back', async () => {
+  it('emits state and synced events with the chart’s names: idle, updating, active, leaving, gone', async () => {
     const { sync, clock } = await start();
     const states: string[] = [];
     const synced: string[] = [];
@@ -54,7 +54,7 @@ describe('ActivitySync: the basic lifecycle', () => {
     expect(sync.playerState(P(1))).toBe('active');
     match.leave(P(1));
     await settle(clock, sync.flush());
-    expect(states).toEqual(['idle>queued', 'queued>sending', 'sending>active', 'active>queued', 'queued>sending', 'sending>idle']);
+    expect(states).toEqual(['idle>updating', 'updating>active', 'active>leaving', 'leaving>gone']);
     expect(synced).toEqual([`PUT ${P(1)} match-42`, `DELETE ${P(1)} match-42`]);
     expect(sync.playerState(P(1))).toBeUndefined();
   });
@@ -184,9 +184,10 @@ describe('ActivitySync: budgets and priorities', () => {
       match.join(P(i));
       await clock.tickAsync(1000);
     }
-    // The first player: its join, then one refresh 15 s after it, carrying every arrival.
+    // The first player: its join, then one refresh 15 s after its published count first became
+    // wrong (the second join, 100 ms later), carrying every arrival.
     await clock.tickAsync(5000);
-    expect(writesOf(P(0)).map((w) => w.time - writesOf(P(0))[0]!.time)).toEqual([0, 15_000]);
+    expect(writesOf(P(0)).map((w) => w.time - writesOf(P(0))[0]!.time)).toEqual([0, 15_100]);
     expect(emulator.activity(P(0))?.currentPlayers).toBe(11);
     // A settings change is not paced.
     match.update({ joinRestriction: 'InviteOnly' });
@@ -196,7 +197,7 @@ describe('ActivitySync: budgets and priorities', () => {
   });
 
   it('budgets can be turned off (then the emulator throttles and Retry-After is honoured)', async () => {
-    const { sync, clock, emulator } = await start({ sync: { budgets: false } });
+    const { sync, clock, emulator } = await start({ sync: { budgets: false, countRefreshIntervalMs: 0 } });
     const match = sync.group({ ...settings, maxPlayers: 100 });
     for (let i = 0; i < 15; i++) match.join(P(i));
     for (let i = 0; i < 12; i++) {
@@ -282,13 +283,14 @@ describe('ActivitySync: failures', () => {
   });
 
   it('a 400 AuthorizationError (title not allowed) is reported and retried with backoff', async () => {
-    const { sync, clock } = await start({ emulator: { titleIds: [1] } });
+    const { sync, clock, emulator } = await start({ emulator: { titleIds: [1] } });
     const errors: ErrorEvent[] = [];
     sync.on('error', (e) => errors.push(e));
     sync.group(settings).join(P(1));
     await clock.tickAsync(100);
     expect(errors[0]).toMatchObject({ xuid: P(1), method: 'PUT', error: { code: 'AUTHORIZATION', errorCode: 'AuthorizationError' } });
-    expect(sync.playerState(P(1))).toBe('backoff');
+    expect(sync.playerState(P(1))).toBe('updating');
+    expect(emulator.activity(P(1))).toBeUndefined();
   });
 
   it('a request refused as invalid is reported once and never retried', async () => {

@@ -2,12 +2,13 @@ import { describe, expect, it } from 'vitest';
 import { createTestKit } from '../src/testing/index.js';
 
 const XUID = '2533274800000001';
+const START = Date.parse('2026-01-01T00:00:00Z');
 
 describe('mpa-sync/testing', () => {
-  it('runs an engine against an in-process emulator on fake timers', async () => {
+  it('runs an engine against an in-process emulator on its own fake clock', async () => {
     const kit = await createTestKit();
     try {
-      expect(Date.now()).toBe(Date.parse('2026-01-01T00:00:00Z'));
+      expect(kit.now()).toBe(START);
       const match = kit.sync.group({ groupId: 'm', connectionString: 'c', maxPlayers: 8 });
       match.join(XUID);
       match.join('2533274800000002');
@@ -21,6 +22,57 @@ describe('mpa-sync/testing', () => {
       expect(kit.activityOf(XUID)?.joinRestriction).toBe('InviteOnly');
       await kit.advance(25 * 3600_000);
       expect(kit.activityOf(XUID)).toBeDefined(); // kept alive
+      expect(kit.now()).toBeGreaterThanOrEqual(START + 25 * 3600_000);
+    } finally {
+      await kit.dispose();
+    }
+  });
+
+  it('leaves the process’s real timers alone: a real setTimeout fires while the kit is active', async () => {
+    const kit = await createTestKit();
+    try {
+      const realNow = Date.now();
+      expect(realNow).toBeGreaterThan(START + 86_400_000); // Date is not faked
+      const match = kit.sync.group({ groupId: 'm', connectionString: 'c', maxPlayers: 8 });
+      match.join(XUID);
+      await kit.advance(0);
+      match.join('2533274800000002'); // XUID's count change is paced 15 s of engine time
+      const fired = await new Promise<boolean>((resolve) => setTimeout(() => resolve(true), 20));
+      expect(fired).toBe(true);
+      // ...while the engine's time moves only when the kit says so.
+      expect(kit.activityOf(XUID)?.currentPlayers).toBe(1);
+      await kit.advance(15_000);
+      expect(kit.activityOf(XUID)?.currentPlayers).toBe(2);
+    } finally {
+      await kit.dispose();
+    }
+  });
+
+  it('simulates emulator latency and hung answers on its own clock', async () => {
+    const kit = await createTestKit({ emulator: { latencyMs: 2000 } });
+    try {
+      kit.sync.group({ groupId: 'm', connectionString: 'c', maxPlayers: 8 }).join(XUID);
+      await kit.advance(1000);
+      expect(kit.activityOf(XUID)).toBeUndefined();
+      await kit.advance(1100);
+      expect(kit.activityOf(XUID)).toBeDefined();
+      kit.failNext('hang');
+      kit.sync.getGroup('m')!.update({ maxPlayers: 10 });
+      await kit.settle();
+      expect(kit.activityOf(XUID)?.maxPlayers).toBe(10);
+      expect(kit.requests.filter((r) => r.status === 0)).toHaveLength(1); // the hung one timed out
+    } finally {
+      await kit.dispose();
+    }
+  });
+
+  it('globalTimers: true fakes the global timers as before, and dispose restores them', async () => {
+    const kit = await createTestKit({ globalTimers: true });
+    try {
+      expect(Date.now()).toBe(START);
+      kit.sync.group({ groupId: 'm', connectionString: 'c', maxPlayers: 8 }).join(XUID);
+      await kit.settle();
+      expect(kit.activityOf(XUID)).toBeDefined();
     } finally {
       await kit.dispose();
     }

@@ -1,22 +1,28 @@
 /**
- * ActivitySync: keeps every player's activity on the service equal to what the game server
- * says, with one XState actor per player, within the service's budgets.
+ * ActivitySync: the registry and the wiring. Groups compute desired states; the engine routes
+ * them to one statechart per player; the charts decide what to send and when; the engine runs
+ * the requests through the scheduler's queue and reports the answers back to the charts as
+ * events. Data flows one way: group -> desired state -> player chart -> queue -> client.
  */
+import { setMaxListeners } from 'node:events';
 import { EventEmitter } from 'eventemitter3';
-import { createActor, type ActorRefFrom } from 'xstate';
+import { createActor, type Actor } from 'xstate';
 import { z } from 'zod';
 import type { MpaClient } from '../client.js';
-import { MpaClosedError, MpaError, MpaThrottledError, MpaTransportError, MpaUsageError } from '../errors.js';
+import { MpaAuthorizationError, MpaError, MpaThrottledError, MpaTransportError, MpaUsageError, MpaValidationError, MpaClosedError } from '../errors.js';
 import type { RandomSource } from '../random.js';
-import { DOCUMENTED_RATE_LIMITS, resolveRateLimits, type RateCategory, type RateLimitConfig, type RateLimitOverride } from '../rate-limits.js';
-import { LIMITS, parseInput, type RecentPlayerGroupInput, type ThrottledEntity } from '../schemas.js';
-import { sleep } from '../sleep.js';
+import { resolveRateLimits, type RateCategory, type RateLimitConfig, type RateLimitOverride } from '../rate-limits.js';
+import { LIMITS, parseInput, type RecentPlayerGroupInput } from '../schemas.js';
 import { SequenceStamper, xboxSequenceNumber, type SequenceSource } from '../sequence.js';
-import { fullJitterDelay, retryAfterDelay } from './backoff.js';
+import { sleep } from '../sleep.js';
+import { MAX_TIMER_MS, resolveClock, type ClockInput, type EngineClock } from './clock.js';
+import type { ActivityContent, SendReason } from './desired.js';
 import type { InviteResult, PlayerStateName, RecentPlayersResult, SyncEvents, SyncStats } from './events.js';
-import { MatchGroup, type GroupHost, type GroupOptions } from './group.js';
-import { classifyFailure, createPlayerMachine, type Desired, type FailureKind, type PlayerMachine } from './player-machine.js';
-import { PRIORITY, Scheduler, type Lease } from './scheduler.js';
+import { DueQueue } from './due-queue.js';
+import { MatchGroup, type GroupOptions, type GroupSink } from './group.js';
+import { createPlayerMachine, requestFor, type PlayerContext, type PlayerEmitted, type PlayerEvent, type PlayerMachine, type WriteRequest } from './player-machine.js';
+import { retryPolicy, type RetryDecision, type RetrySettings } from './retry-policy.js';
+import { Scheduler } from './scheduler.js';
 
 /** Options of {@link ActivitySync}; every one but `client` has a default. */
 export interface ActivitySyncOptions {
@@ -29,9 +35,10 @@ export interface ActivitySyncOptions {
   /** Requests in flight at once across all players. Default 16. */
   concurrency?: number;
   /**
-   * A change of player count alone waits until the player's previous write is this old, so that
-   * one write carries several arrivals and departures. Joins, settings changes and leaves are
-   * never paced. Default 15 000 (the burst window); 0 sends every count change as budgets allow.
+   * A change of player count that leaves joinability alone is sent this long after the
+   * published count first became wrong, carrying the newest count. Default 15 000; 0 sends
+   * every count change as budgets allow. Changes that alter whether a friend can join are
+   * never paced.
    */
   countRefreshIntervalMs?: number;
   /** Optional global cap: at most `cap` requests per `intervalMs`. Default none. */
@@ -44,10 +51,16 @@ export interface ActivitySyncOptions {
   maxAttempts?: number;
   /** Rewrite an activity that has not been written for this long. Default 1 h (the service drops it after 24 h). */
   keepAliveMs?: number;
-  /** Sequence numbers from the clock. Default {@link xboxSequenceNumber}, the official SDK's scale. */
+  /** Sequence numbers from the wall clock. Default {@link xboxSequenceNumber}, the official SDK's scale. */
   sequence?: SequenceSource;
-  /** Clock. Default `Date.now`, read at each call so fake timers govern it. */
+  /** Wall clock (Unix ms), used only for sequence numbers and report timestamps. Default `Date.now` (or the `clock`'s). */
   now?: () => number;
+  /**
+   * Timers and monotonic time for every wait of the engine: pacing, budgets, Retry-After,
+   * backoff, keep-alive, recent-players intervals. `{ now, setTimeout, clearTimeout }` or a
+   * @sinonjs/fake-timers clock. Default: the global timers and `performance.now()`.
+   */
+  clock?: ClockInput;
   /** Random source for jitter. Default `Math.random`. */
   random?: RandomSource;
 }
@@ -58,36 +71,96 @@ export interface CloseResult {
   undeleted: { xuid: string; groupId: string }[];
 }
 
-const optionsSchema = z.object({
-  client: z.custom<MpaClient>((v) => typeof v === 'object' && v !== null && 'setActivity' in v, { error: 'client must be an MpaClient' }),
-  budgets: z
-    .union([
-      z.literal(false),
-      z.strictObject({
-        burstWindowMs: z.number().int().positive().optional(),
-        sustainWindowMs: z.number().int().positive().optional(),
-        write: z.strictObject({ burst: z.number().int().positive().optional(), sustain: z.number().int().positive().optional() }).optional(),
-      }),
-    ])
-    .optional(),
-  budgetMarginMs: z.number().int().nonnegative().default(1000),
-  concurrency: z.number().int().positive().default(16),
-  countRefreshIntervalMs: z.number().int().nonnegative().default(15_000),
-  rateCap: z.object({ cap: z.number().int().positive(), intervalMs: z.number().int().positive() }).optional(),
-  backoff: z.object({ baseMs: z.number().int().positive().default(1000), capMs: z.number().int().positive().default(60_000) }).default({ baseMs: 1000, capMs: 60_000 }),
-  retryAfterJitterMs: z.number().int().nonnegative().default(250),
-  maxAttempts: z.number().int().positive().default(5),
-  keepAliveMs: z.number().int().positive().max(23 * 3600_000, { error: 'keepAliveMs must stay under the service’s 24 h expiry (at most 23 h)' }).default(3600_000),
-});
+/** What {@link ActivitySync.flush} resolves with. */
+export interface FlushResult {
+  /** Players whose desired state was not on the service when the flush resolved (only with `timeoutMs`). */
+  unsettled: { xuid: string; groupId: string; state: PlayerStateName }[];
+}
 
-type PlayerActor = ActorRefFrom<PlayerMachine>;
+const ms = (name: string) =>
+  z
+    .number({ error: `${name} must be a number of milliseconds` })
+    .int({ error: `${name} must be an integer` })
+    .nonnegative({ error: `${name} must not be negative` })
+    .max(MAX_TIMER_MS, { error: `${name} must be at most ${MAX_TIMER_MS} (2^31-1; Node fires longer timers at once)` });
+const fn = (name: string, what: string) => z.custom<(...args: any[]) => any>((v) => typeof v === 'function', { error: `${name} must be ${what}` });
+const CLIENT_METHODS = ['setActivity', 'deleteActivity', 'getActivity', 'sendServerInvite', 'reportRecentPlayerGroups'] as const;
+
+const optionsSchema = z.object(
+  {
+    client: z.custom<MpaClient>((v) => typeof v === 'object' && v !== null && CLIENT_METHODS.every((m) => typeof (v as Record<string, unknown>)[m] === 'function'), {
+      error: 'client must be an MpaClient',
+    }),
+    // `false` is taken out before parsing (see the constructor), so errors name the field.
+    budgets: z
+      .strictObject({
+        burstWindowMs: ms('burstWindowMs').positive().optional(),
+        sustainWindowMs: ms('sustainWindowMs').positive().optional(),
+        write: z.strictObject({ burst: z.number().int().positive().optional(), sustain: z.number().int().positive().optional() }).optional(),
+      })
+      .optional(),
+    budgetMarginMs: ms('budgetMarginMs').default(1000),
+    concurrency: z.number().int().positive().default(16),
+    countRefreshIntervalMs: ms('countRefreshIntervalMs').default(15_000),
+    rateCap: z.object({ cap: z.number().int().positive(), intervalMs: ms('intervalMs').positive() }).optional(),
+    backoff: z
+      .object({ baseMs: ms('baseMs').positive().default(1000), capMs: ms('capMs').positive().default(60_000) })
+      .default({ baseMs: 1000, capMs: 60_000 }),
+    retryAfterJitterMs: ms('retryAfterJitterMs').default(250),
+    maxAttempts: z.number().int().positive().default(5),
+    keepAliveMs: ms('keepAliveMs').positive().max(23 * 3600_000, { error: 'keepAliveMs must stay under the service’s 24 h expiry (at most 23 h)' }).default(3600_000),
+    sequence: fn('sequence', 'a function from Unix ms to a bigint sequence number').optional(),
+    now: fn('now', 'a function returning Unix ms').optional(),
+    random: fn('random', 'a function returning a number in [0, 1)').optional(),
+    clock: z
+      .custom<ClockInput>(
+        (v) => typeof v === 'object' && v !== null && typeof (v as { setTimeout?: unknown }).setTimeout === 'function' && typeof (v as { clearTimeout?: unknown }).clearTimeout === 'function' && ['function', 'number'].includes(typeof (v as { now?: unknown }).now),
+        { error: 'clock must have now, setTimeout and clearTimeout (or be a @sinonjs/fake-timers clock)' },
+      )
+      .optional(),
+  },
+  { error: 'ActivitySync options must be an object' },
+);
+
+const msOption = z.object({ timeoutMs: ms('timeoutMs').optional() }, { error: 'options must be an object' });
+
+type PlayerActor = Actor<PlayerMachine>;
 interface Player {
-  actor: PlayerActor;
+  readonly xuid: string;
+  /** The live actor; undefined while the player rests (see `rest`). */
+  actor: PlayerActor | undefined;
+  /**
+   * A resting player (idle or active) keeps no live actor, only its state and context: the
+   * actor is restored from them on the next event. About a tenth of an actor's memory.
+   */
+  rest: { value: 'idle' | 'active'; context: PlayerContext } | undefined;
+  /** Bumped each time the player starts resting: stale keep-alive entries are ignored. */
+  restGen: number;
+  /** The group the player is a member of, if any. */
   group: MatchGroup | undefined;
-  /** Group of the last state handed to the machine, for events after the player left. */
+  /** Group of the newest desired state, for events after the player left. */
   groupId: string;
   state: PlayerStateName;
+  /** A request of this player is in flight (it may land even if we stop waiting). */
+  inFlight: boolean;
+  /** Whether any request was ever sent for this player. */
+  sent: boolean;
+  /** A change arrived while a request was in flight (the next ones replace it). */
+  changeWaiting: boolean;
 }
+
+/** One entry of eventemitter3's listener registry. */
+interface RegisteredListener {
+  fn: (...args: unknown[]) => void;
+  context: unknown;
+  once: boolean;
+}
+
+/** How long a player rests before its actor is released (restored on the next event). */
+const HIBERNATE_AFTER_MS = 10_000;
+const SETTLED: Record<PlayerStateName, boolean> = { idle: true, active: true, gone: true, updating: false, leaving: false };
+/** Preallocated: `abort()` without a reason builds a DOMException each time. */
+const CLOSED_REASON = new MpaTransportError('aborted', 'stopped by close()');
 
 /**
  * Keeps the Multiplayer Activity of every player of a game server true.
@@ -101,61 +174,104 @@ interface Player {
  */
 export class ActivitySync extends EventEmitter<SyncEvents> {
   readonly #client: MpaClient;
-  readonly #now: () => number;
+  readonly #clock: EngineClock;
   readonly #random: RandomSource;
   readonly #stamper: SequenceStamper;
   readonly #scheduler: Scheduler;
   readonly #machine: PlayerMachine;
-  readonly #budgets: RateLimitConfig | false;
   readonly #options: z.output<typeof optionsSchema>;
+  readonly #policy: RetrySettings;
   readonly #players = new Map<string, Player>();
   readonly #groups = new Map<string, MatchGroup>();
+  /** Players resting in `updating.pacing`: a flush sends them at once. */
+  readonly #paced = new Set<Player>();
   readonly #waiters = new Set<() => void>();
-  /** Players who left but whose activity may still be on the service (a DELETE refused for good). */
+  /** Players who are gone but whose activity may still be on the service (a DELETE refused for good). */
   readonly #leftovers = new Map<string, string>();
   readonly #stats = { requests: {} as Record<string, Record<string, number>>, coalesced: 0, throttled: 0, retries: 0, superseded: 0, failed: 0, inFlight: 0 };
-  readonly #host: GroupHost;
-  /** Aborted by close(): stops invites and reports still waiting. */
+  /** Players updating or leaving: flush waits for this to reach 0 (a count, not a scan). */
+  #unsettled = 0;
+  #flushing = 0;
+  readonly #warned = new Set<string>();
+  /** Keep-alives of resting players, in the order they last wrote (`keepAliveMs` is the same for all). */
+  readonly #keepAlive: DueQueue<{ xuid: string; gen: number }>;
+  /** Resting players waiting to give their actor up. */
+  readonly #resting: DueQueue<{ xuid: string; gen: number }>;
+  /** Engine-wide, so that a new Player for the same xuid never matches an old entry. */
+  #gen = 0;
+  readonly #sink: GroupSink;
+  /** Aborted by close(): stops requests, invites and reports still under way. */
   readonly #shutdown = new AbortController();
   #closed = false;
 
   constructor(options: ActivitySyncOptions) {
     super();
-    this.#options = parseInput(optionsSchema, options, 'ActivitySync options');
+    const budgetsOff = typeof options === 'object' && options !== null && options.budgets === false;
+    this.#options = parseInput(optionsSchema, budgetsOff ? { ...options, budgets: undefined } : options, 'ActivitySync options');
     this.#client = options.client;
-    this.#now = options.now ?? (() => Date.now());
+    this.#clock = resolveClock(options.clock, options.now);
     this.#random = options.random ?? Math.random;
-    this.#stamper = new SequenceStamper(options.sequence ?? xboxSequenceNumber, this.#now);
-    this.#budgets = this.#options.budgets === false ? false : resolveRateLimits(this.#options.budgets);
+    this.#stamper = new SequenceStamper(options.sequence ?? xboxSequenceNumber, this.#clock.wall);
+    const budgets: RateLimitConfig | false = budgetsOff ? false : resolveRateLimits(this.#options.budgets);
+    this.#policy = { backoff: this.#options.backoff, retryAfterJitterMs: this.#options.retryAfterJitterMs, maxAttempts: this.#options.maxAttempts, budgets };
     this.#scheduler = new Scheduler({
-      limits: this.#budgets,
+      limits: budgets,
       marginMs: this.#options.budgetMarginMs,
       concurrency: this.#options.concurrency,
       rateCap: this.#options.rateCap,
-      countRefreshIntervalMs: this.#options.countRefreshIntervalMs,
-      now: this.#now,
+      now: this.#clock.monotonic,
     });
-    this.#machine = createPlayerMachine({
-      acquire: (xuid, priority, signal) => this.#scheduler.acquire(xuid, priority, signal),
-      send: (xuid, desired, lease, attempt, signal) => this.#send(xuid, desired, lease, attempt, signal),
-      retryDelay: (xuid, desired, error, attempt) => this.#retryDelay(xuid, desired, error, attempt),
-      stamp: (xuid) => this.#stamper.next(xuid),
-      settled: (xuid, desired, outcome, error) => this.#settled(xuid, desired, outcome, error),
-      coalesced: () => void this.#stats.coalesced++,
-      keepAliveMs: this.#options.keepAliveMs,
+    this.#machine = createPlayerMachine();
+    this.#keepAlive = new DueQueue(this.#clock, ({ xuid, gen }) => {
+      const player = this.#players.get(xuid);
+      if (player && player.restGen === gen && player.state === 'active') this.#sendTo(player, { type: 'KEEPALIVE' });
     });
-    this.#host = {
-      desire: (xuid, desired) => this.#desire(xuid, desired),
-      stamp: (xuid) => this.#stamper.next(xuid),
+    this.#resting = new DueQueue(this.#clock, ({ xuid, gen }) => this.#release(xuid, gen));
+    // Every request in flight listens to the one shutdown signal (no AbortController per request).
+    setMaxListeners(0, this.#shutdown.signal);
+    const clock = this.#clock;
+    this.#sink = {
+      desire: (xuid, groupId, activity, reason) => this.#desire(xuid, groupId, activity, reason),
       claim: (xuid, group) => this.#claim(xuid, group),
-      release: (group) => this.#groups.get(group.groupId) === group && this.#groups.delete(group.groupId),
-      settled: (xuids) => this.#until(() => xuids.every((x) => this.#isSettled(x))),
+      release: (group) => void (this.#groups.get(group.groupId) === group && this.#groups.delete(group.groupId)),
+      settled: (xuids) => this.#until(() => xuids.every((x) => SETTLED[this.#players.get(x)?.state ?? 'gone'])),
       assertOpen: () => this.#assertOpen(),
-      invite: (group, sender, xuids) => this.#invite(group, sender, xuids),
-      now: () => this.#now(),
+      invite: (groupId, settings, sender, xuids) => this.#invite(groupId, settings, sender, xuids),
+      reportRecentPlayers: (groupId, groups) => this.#reportRecentPlayers(groupId, groups),
+      wallNow: () => clock.wall(),
+      every: (everyMs, callback) => {
+        let handle: unknown;
+        const tick = () => {
+          handle = clock.setTimeout(tick, everyMs);
+          callback();
+        };
+        handle = clock.setTimeout(tick, everyMs);
+        return () => clock.clearTimeout(handle);
+      },
       onError: (error, groupId) => void this.emit('error', { groupId, error }),
-      reportRecentPlayers: (group, groups) => this.#reportRecentPlayers(group, groups),
     };
+  }
+
+  /**
+   * Emits to every listener, each in its own try/catch: a listener that throws never crashes
+   * the process and never changes what is sent. It is reported once: as a `listenerError`
+   * event if anyone listens to it, else as one process warning per event name.
+   */
+  override emit<T extends EventEmitter.EventNames<SyncEvents>>(event: T, ...args: EventEmitter.EventArgs<SyncEvents, T>): boolean {
+    // eventemitter3's own emit, one listener at a time: its registry (pinned version 5) keeps
+    // `once` flags and contexts that listeners() does not return.
+    const key = EventEmitter.prefixed ? `${String(EventEmitter.prefixed)}${event}` : event;
+    const registered = (this as unknown as { _events: Record<string, RegisteredListener | RegisteredListener[] | undefined> })._events[key];
+    if (!registered) return false;
+    for (const listener of Array.isArray(registered) ? [...registered] : [registered]) {
+      if (listener.once) this.removeListener(event, listener.fn as never, undefined, true);
+      try {
+        listener.fn.apply(listener.context, args);
+      } catch (error) {
+        this.#listenerFailed(event, error);
+      }
+    }
+    return true;
   }
 
   /**
@@ -164,8 +280,11 @@ export class ActivitySync extends EventEmitter<SyncEvents> {
    */
   group(options: GroupOptions): MatchGroup {
     this.#assertOpen();
-    const group = new MatchGroup(options, this.#host);
-    if (this.#groups.has(group.groupId)) throw new MpaUsageError(`group ${group.groupId} already exists; use getGroup() or close it first`);
+    const group = new MatchGroup(options, this.#sink);
+    if (this.#groups.has(group.groupId)) {
+      group.leaveAll();
+      throw new MpaUsageError(`group ${group.groupId} already exists; use getGroup() or close it first`);
+    }
     this.#groups.set(group.groupId, group);
     return group;
   }
@@ -180,51 +299,63 @@ export class ActivitySync extends EventEmitter<SyncEvents> {
     return [...this.#groups.values()];
   }
 
-  /** The state of a player's machine (`undefined`: not tracked). */
+  /** The top-level state of a player's chart (`undefined`: not tracked, i.e. gone). */
   playerState(xuid: string): PlayerStateName | undefined {
     return this.#players.get(xuid)?.state;
   }
 
   /**
-   * Resolves when every desired state is on the service (or was refused for good): no player
-   * is queued, sending or waiting to retry.
+   * Sends every paced count change now (within budgets) and resolves when the service holds
+   * every desired state (or a change was refused for good). While the service is unreachable
+   * the engine keeps retrying with backoff, so this waits: pass `timeoutMs` to resolve no later
+   * than that, with the players still unsettled.
    */
-  flush(): Promise<void> {
-    return this.#until(() => [...this.#players.keys()].every((x) => this.#isSettled(x)));
+  flush(options: { timeoutMs?: number } = {}): Promise<FlushResult> {
+    const { timeoutMs } = parseInput(msOption, options, 'flush options');
+    this.#flushing++;
+    for (const player of [...this.#paced]) this.#sendTo(player, { type: 'FLUSH', now: this.#clock.monotonic() });
+    const done = this.#until(() => this.#unsettled === 0);
+    return this.#bounded(done, timeoutMs).then((finished) => {
+      this.#flushing--;
+      return { unsettled: finished ? [] : this.#unsettledPlayers() };
+    });
   }
 
   /**
    * Every player leaves; DELETEs go out as budgets and Retry-After allow, until `timeoutMs`
-   * (default 10 000). Resolves with the players whose DELETE did not succeed. Later calls throw
-   * {@link MpaClosedError}; calling close again returns the same kind of result.
+   * (default 10 000). Resolves with every player whose activity may still be on the service.
+   * Later calls of other methods throw {@link MpaClosedError}; calling close again returns the
+   * same kind of result.
    */
   async close(options: { timeoutMs?: number } = {}): Promise<CloseResult> {
-    const timeoutMs = options.timeoutMs ?? 10_000;
+    const { timeoutMs = 10_000 } = parseInput(msOption, options, 'close options');
     // Closing a group leaves everyone and sends its recent-players report, if it has one.
     const closing = this.#closed ? [] : [...this.#groups.values()].map((group) => group.close().catch(() => undefined));
     this.#groups.clear();
     this.#closed = true;
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    await Promise.race([Promise.all([this.flush(), ...closing]), new Promise<void>((resolve) => (timer = setTimeout(resolve, timeoutMs)))]);
-    clearTimeout(timer);
+    this.#flushing++;
+    for (const player of [...this.#paced]) this.#sendTo(player, { type: 'FLUSH', now: this.#clock.monotonic() });
+    await this.#bounded(Promise.all([this.#until(() => this.#players.size === 0), ...closing]), timeoutMs);
+    this.#flushing--;
     const undeleted: CloseResult['undeleted'] = [...this.#leftovers].map(([xuid, groupId]) => ({ xuid, groupId }));
-    for (const [xuid, player] of this.#players) {
-      const snapshot = player.actor.getSnapshot();
-      const c = snapshot.context;
-      const unsettled = !this.#isSettled(xuid) || (c.mayHold && !c.superseded);
-      if (unsettled) undeleted.push({ xuid, groupId: player.groupId });
-      player.actor.stop();
+    for (const player of this.#players.values()) {
+      const c = this.#contextOf(player);
+      // Never fewer: anything we wrote or may be writing right now counts.
+      if ((c.mayHold || player.inFlight) && !c.superseded) undeleted.push({ xuid: player.xuid, groupId: player.groupId });
+      player.actor?.stop();
     }
+    this.#keepAlive.stop();
+    this.#resting.stop();
     this.#players.clear();
-    this.#shutdown.abort();
-    for (const wake of this.#waiters) wake();
+    this.#paced.clear();
+    this.#unsettled = 0;
+    if (!this.#shutdown.signal.aborted) this.#shutdown.abort(CLOSED_REASON);
+    this.#wake();
     return { undeleted };
   }
 
   /** Counters since construction, plus what is under way now. */
   stats(): SyncStats {
-    let pending = 0;
-    for (const p of this.#players.values()) if (p.state === 'queued' || p.state === 'backoff') pending++;
     return {
       requests: structuredClone(this.#stats.requests),
       coalesced: this.#stats.coalesced,
@@ -233,9 +364,10 @@ export class ActivitySync extends EventEmitter<SyncEvents> {
       superseded: this.#stats.superseded,
       failed: this.#stats.failed,
       inFlight: this.#stats.inFlight,
-      pending,
+      pending: this.#unsettled,
       players: this.#players.size,
       groups: this.#groups.size,
+      retained: { players: this.#players.size + this.#leftovers.size, sequences: this.#stamper.size, budgets: this.#scheduler.retained },
     };
   }
 
@@ -248,109 +380,266 @@ export class ActivitySync extends EventEmitter<SyncEvents> {
     if (this.#closed) throw new MpaClosedError();
   }
 
-  #claim(xuid: string, group: MatchGroup): void {
-    const player = this.#players.get(xuid);
-    if (player?.group && player.group !== group) player.group.moveOut(xuid);
+  // ---- routing: groups -> charts -------------------------------------------------------
+
+  #claim(xuid: string, group: MatchGroup): MatchGroup | undefined {
+    const player = this.#players.get(xuid) ?? this.#spawn(xuid, group.groupId);
+    const previous = player.group;
+    player.group = group;
     this.#leftovers.delete(xuid);
-    if (player) player.group = group;
-    else this.#players.set(xuid, this.#spawn(xuid, group));
+    return previous !== group ? previous : undefined;
   }
 
-  #spawn(xuid: string, group: MatchGroup): Player {
-    const actor = createActor(this.#machine, { input: { xuid } });
-    const player: Player = { actor, group, groupId: group.groupId, state: 'idle' };
-    actor.subscribe((snapshot) => {
-      const state = snapshot.value as PlayerStateName;
-      if (state === player.state) return;
-      const previous = player.state;
-      player.state = state;
-      this.emit('state', { xuid, groupId: player.groupId, state, previous });
-      if (state === 'idle' && !player.group?.has(xuid)) this.#retire(xuid, player);
-      this.#wake();
-    });
-    actor.start();
+  #desire(xuid: string, groupId: string, activity: ActivityContent | null, reason: SendReason): void {
+    const player = this.#players.get(xuid);
+    if (!player) return;
+    if (activity === null && player.group?.groupId === groupId) player.group = undefined;
+    player.groupId = groupId;
+    // A change replacing one that was still waiting: counted as coalesced.
+    // (A leave before anything was sent is counted once, when the player is gone.)
+    if (player.state === 'updating' && (activity !== null || player.sent)) {
+      if (!player.inFlight || player.changeWaiting) this.#stats.coalesced++;
+      else player.changeWaiting = true;
+    }
+    const sequenceNumber = activity === null ? undefined : this.#stamper.next(xuid);
+    this.#sendTo(player, { type: 'DESIRE', now: this.#clock.monotonic(), groupId, activity, sequenceNumber, reason });
+  }
+
+  #spawn(xuid: string, groupId: string): Player {
+    const player: Player = { xuid, actor: undefined, rest: undefined, restGen: 0, group: undefined, groupId, state: 'idle', inFlight: false, sent: false, changeWaiting: false };
+    this.#players.set(xuid, player);
+    this.#start(player);
     return player;
   }
 
-  #retire(xuid: string, player: Player): void {
-    if (this.#players.get(xuid) !== player) return;
-    // A DELETE refused for good leaves the activity on the service: close() reports it.
-    const { mayHold, superseded } = player.actor.getSnapshot().context;
-    if (mayHold && !superseded) this.#leftovers.set(xuid, player.groupId);
-    player.group = undefined;
-    this.#players.delete(xuid);
-    this.#scheduler.forget(xuid);
-    player.actor.stop();
+  /** Starts the player's actor: fresh, or restored from its resting state and context. */
+  #start(player: Player): PlayerActor {
+    const input = { xuid: player.xuid, groupId: player.groupId, keepAliveMs: this.#options.keepAliveMs, countRefreshIntervalMs: this.#options.countRefreshIntervalMs };
+    const rest = player.rest;
+    const actor = createActor(this.#machine, {
+      input,
+      clock: this.#clock,
+      ...(rest && { snapshot: this.#machine.resolveState({ value: rest.value, context: rest.context }) }),
+    });
+    player.actor = actor;
+    player.rest = undefined;
+    actor.on('*', (event) => this.#onChart(player, event));
+    actor.start();
+    return actor;
   }
 
-  #desire(xuid: string, desired: Desired): void {
+  /**
+   * A player who rests for {@link HIBERNATE_AFTER_MS} gives its actor up: players of a busy
+   * match keep theirs between changes, quiet ones cost a tenth of the memory.
+   */
+  #hibernate(player: Player, value: 'idle' | 'active'): void {
+    const gen = (player.restGen = ++this.#gen);
+    const now = this.#clock.monotonic();
+    if (value === 'active') {
+      // Entries of players who moved on are skipped when due; when they outnumber the players
+      // by far (churn), drop them now rather than an hour later.
+      if (this.#keepAlive.size > 2 * this.#players.size + 1024) this.#keepAlive.compact((e) => this.#players.get(e.xuid)?.restGen === e.gen);
+      this.#keepAlive.push({ xuid: player.xuid, gen }, now + this.#options.keepAliveMs);
+    }
+    this.#resting.push({ xuid: player.xuid, gen }, now + HIBERNATE_AFTER_MS);
+  }
+
+  /** Keeps a resting player's state and context, and stops its actor. */
+  #release(xuid: string, gen: number): void {
     const player = this.#players.get(xuid);
-    if (!player) return;
-    if (desired.method === 'DELETE' && player.group?.groupId === desired.groupId) player.group = undefined;
-    player.groupId = desired.groupId;
-    player.actor.send({ type: 'DESIRE', desired });
-    // A leave that needed no request leaves the machine idle without a transition.
-    if (player.state === 'idle' && player.actor.getSnapshot().value === 'idle' && !player.group) this.#retire(xuid, player);
-    this.#wake();
+    const actor = player?.actor;
+    if (!player || !actor || player.restGen !== gen || player.inFlight) return;
+    const snapshot = actor.getSnapshot();
+    if ((snapshot.value !== 'idle' && snapshot.value !== 'active') || snapshot.status !== 'active') return;
+    player.rest = { value: snapshot.value, context: snapshot.context };
+    player.actor = undefined;
+    actor.stop();
   }
 
-  #isSettled(xuid: string): boolean {
-    const state = this.#players.get(xuid)?.state;
-    return state === undefined || state === 'idle' || state === 'active';
+  #contextOf(player: Player): PlayerContext {
+    return player.actor?.getSnapshot().context ?? player.rest!.context;
   }
 
-  #until(done: () => boolean): Promise<void> {
-    if (done() || this.#players.size === 0) return Promise.resolve();
-    return new Promise((resolve) => {
-      const check = () => {
-        if (!done() && this.#players.size > 0) return;
-        this.#waiters.delete(check);
-        resolve();
-      };
-      this.#waiters.add(check);
+  #sendTo(player: Player, event: PlayerEvent): void {
+    if (this.#players.get(player.xuid) !== player) return;
+    (player.actor ?? this.#start(player)).send(event);
+  }
+
+  /** What a chart tells the engine. */
+  #onChart(player: Player, event: PlayerEmitted): void {
+    switch (event.type) {
+      case 'state':
+        return this.#onState(player, event.state);
+      case 'paced':
+        if (!event.paced) this.#paced.delete(player);
+        else if (this.#flushing > 0) this.#sendTo(player, { type: 'FLUSH', now: this.#clock.monotonic() });
+        else this.#paced.add(player);
+        return;
+      case 'send':
+        return this.#send(player, event.priority);
+      case 'verify':
+        return this.#verify(player);
+      case 'synced':
+        if (this.listenerCount('synced') > 0) {
+          this.emit('synced', { xuid: event.xuid, groupId: event.groupId, method: event.method, sequenceNumber: event.sequenceNumber.toString(), stalenessMs: Math.round(event.stalenessMs) });
+        }
+        return;
+    }
+  }
+
+  #onState(player: Player, state: PlayerStateName): void {
+    const previous = player.state;
+    if (state === previous) return;
+    player.state = state;
+    if (SETTLED[previous] && !SETTLED[state]) this.#unsettled++;
+    else if (!SETTLED[previous] && SETTLED[state]) this.#unsettled--;
+    if (state !== 'idle' && state !== 'active') player.restGen = ++this.#gen;
+    if (this.listenerCount('state') > 0) this.emit('state', { xuid: player.xuid, groupId: player.groupId, state, previous });
+    if (state === 'gone') this.#retire(player);
+    else if (state === 'idle' || state === 'active') this.#hibernate(player, state);
+    if (SETTLED[state]) this.#wake();
+  }
+
+  #retire(player: Player): void {
+    if (this.#players.get(player.xuid) !== player) return;
+    const c = this.#contextOf(player);
+    // A DELETE refused for good leaves the activity on the service: close() reports it.
+    if (c.mayHold && !c.superseded) this.#leftovers.set(player.xuid, player.groupId);
+    if (!player.sent) this.#stats.coalesced++;
+    this.#players.delete(player.xuid);
+    this.#paced.delete(player);
+    // Queued requests may still hold the Player: let it hold nothing heavy.
+    player.group = undefined;
+    player.rest = undefined;
+    queueMicrotask(() => (player.actor = undefined));
+    this.#stamper.release(player.xuid);
+    this.#scheduler.forget(player.xuid);
+  }
+
+  // ---- requests: charts -> queue -> client -> charts ----------------------------------
+
+  #send(player: Player, priority: 0 | 1 | 2): void {
+    const lease = this.#scheduler.acquire(player.xuid, priority);
+    if (typeof lease === 'number') {
+      this.#sendTo(player, { type: 'WAIT', now: this.#clock.monotonic(), ms: lease });
+      return;
+    }
+    void this.#scheduler.run(lease, () => this.#write(player));
+  }
+
+  /** Sends the player's newest write, read from the chart when it leaves. Never throws. */
+  async #write(player: Player): Promise<boolean> {
+    if (this.#players.get(player.xuid) !== player) return false;
+    const context = this.#contextOf(player);
+    const request = requestFor(context);
+    if (!request) {
+      this.#sendTo(player, { type: 'SKIPPED', now: this.#clock.monotonic() });
+      return false;
+    }
+    const xuid = player.xuid;
+    const sequenceNumber = request.method === 'DELETE' ? this.#stamper.deleteNumber(xuid) : (request.sequenceNumber ?? this.#stamper.next(xuid));
+    this.#stamper.sent(xuid, sequenceNumber);
+    const sent = { ...request, sequenceNumber };
+    const startedAt = this.#clock.monotonic();
+    const signal = this.#shutdown.signal;
+    player.inFlight = true;
+    player.sent = true;
+    this.#stats.inFlight++;
+    try {
+      if (sent.method === 'PUT') await this.#client.setActivity(xuid, { ...sent.activity!, sequenceNumber }, { signal });
+      else await this.#client.deleteActivity(xuid, { sequenceNumber }, { signal });
+      this.#requestDone(player, sent, 204, startedAt, context.attempt);
+      this.#sendTo(player, { type: 'SENT', now: this.#clock.monotonic(), startedAt, request: sent });
+    } catch (error) {
+      const decision = this.#failed(player, sent, error, startedAt, context.attempt, context.ambiguous);
+      this.#sendTo(player, { type: 'FAILED', now: this.#clock.monotonic(), request: sent, decision });
+    } finally {
+      player.inFlight = false;
+      player.changeWaiting = false;
+      this.#stats.inFlight--;
+    }
+    return true;
+  }
+
+  #requestDone(player: Player, sent: WriteRequest & { sequenceNumber: bigint }, status: number, startedAt: number, attempt: number, error?: MpaError['code']): void {
+    this.#record(sent.method, status);
+    if (this.listenerCount('request') === 0) return;
+    this.emit('request', {
+      xuid: player.xuid,
+      groupId: sent.groupId,
+      method: sent.method,
+      status,
+      latencyMs: Math.round(this.#clock.monotonic() - startedAt),
+      attempt,
+      reason: sent.reason,
+      sequenceNumber: sent.sequenceNumber.toString(),
+      ...(error !== undefined && { error }),
     });
   }
 
-  #wake(): void {
-    for (const check of [...this.#waiters]) check();
-  }
-
-  async #send(xuid: string, desired: Desired, lease: Lease, attempt: number, signal: AbortSignal): Promise<void> {
-    const started = this.#now();
-    const base = { xuid, groupId: desired.groupId, attempt, reason: desired.reason, sequenceNumber: desired.sequenceNumber.toString() };
-    this.#stats.inFlight++;
-    try {
-      await this.#scheduler.run(lease, signal, () =>
-        desired.method === 'PUT'
-          ? this.#client.setActivity(xuid, { ...desired.activity, sequenceNumber: desired.sequenceNumber }, { signal })
-          : this.#client.deleteActivity(xuid, { sequenceNumber: desired.sequenceNumber }, { signal }),
-      );
-      this.#record(desired.method, 204);
-      this.emit('request', { ...base, method: desired.method, status: 204, latencyMs: this.#now() - started });
-    } catch (error) {
+  /** Counts, reports and decides what follows a failed write. */
+  #failed(player: Player, sent: WriteRequest & { sequenceNumber: bigint }, error: unknown, startedAt: number, attempt: number, afterAmbiguous: boolean): RetryDecision {
+    // A write the client refused before sending is not a request (no status 0 in stats).
+    if (!(error instanceof MpaValidationError)) {
       const status = error instanceof MpaError ? (error.status ?? 0) : 0;
-      this.#record(desired.method, status);
-      this.emit('request', { ...base, method: desired.method, status, latencyMs: this.#now() - started, error: error instanceof MpaError ? error.code : 'TRANSPORT' });
-      // After an ambiguous failure a "stale sequence" answer may mean our own earlier attempt
-      // landed: read the activity back to tell ours from another writer's.
-      if (attempt > 0 && classifyFailure(error) === 'superseded' && (await this.#landed(xuid, desired, base, signal))) return;
-      throw error;
-    } finally {
-      this.#stats.inFlight--;
+      this.#requestDone(player, sent, status, startedAt, attempt, error instanceof MpaError ? error.code : 'TRANSPORT');
     }
+    return this.#decide({ xuid: player.xuid, groupId: sent.groupId, method: sent.method }, 'write', 'write', error, attempt, afterAmbiguous);
   }
 
-  async #landed(xuid: string, desired: Desired, base: { xuid: string; groupId: string; attempt: number; sequenceNumber: string }, signal: AbortSignal): Promise<boolean> {
-    const started = this.#now();
-    try {
-      const activity = await this.#client.getActivity(xuid, { signal });
-      this.#record('GET', activity ? 200 : 204);
-      this.emit('request', { ...base, method: 'GET', status: activity ? 200 : 204, latencyMs: this.#now() - started, reason: 'verify' });
-      return desired.method === 'DELETE' ? activity === null : activity?.sequenceNumber === desired.sequenceNumber;
-    } catch (error) {
-      this.#record('GET', error instanceof MpaError ? (error.status ?? 0) : 0);
-      return false;
+  /** Asks the retry policy, then applies its side effects: budget holds, counters, events. */
+  #decide(base: { xuid: string; groupId: string; method: 'PUT' | 'DELETE' | 'POST' }, call: 'write' | 'read' | 'post', category: RateCategory, error: unknown, attempt: number, afterAmbiguous: boolean): RetryDecision {
+    const decision = retryPolicy({ error, attempt, call, afterAmbiguous }, this.#policy, this.#random());
+    const mpaError = error instanceof MpaError ? error : new MpaTransportError('network', 'the request failed', { cause: error });
+    if (decision.kind === 'retry') {
+      if (decision.retryAfterMs !== undefined) {
+        this.#scheduler.block(decision.scope === 'user' ? base.xuid : undefined, this.#clock.monotonic() + decision.delayMs, category);
+        this.#stats.throttled++;
+        this.emit('throttled', { ...base, retryAfterMs: decision.retryAfterMs, scope: decision.scope });
+      } else if (error instanceof MpaThrottledError) this.#stats.throttled++;
+      this.#stats.retries++;
+      this.emit('retry', { ...base, attempt: attempt + 1, delayMs: decision.delayMs, cause: error instanceof MpaError ? error.code : 'UNKNOWN' });
+      if (error instanceof MpaAuthorizationError) this.emit('error', { ...base, error: mpaError });
+    } else if (decision.kind === 'superseded') this.#stats.superseded++;
+    else if (decision.kind === 'give-up' && call === 'write') {
+      this.#stats.failed++;
+      this.emit('error', { ...base, error: mpaError });
     }
+    return decision;
+  }
+
+  /** After an ambiguous attempt and a stale answer: whose activity is on the service? */
+  #verify(player: Player): void {
+    const lease = this.#scheduler.acquire(player.xuid, 1, 'read');
+    if (typeof lease === 'number') {
+      this.#sendTo(player, { type: 'VERIFY_FAILED', now: this.#clock.monotonic(), delayMs: lease });
+      return;
+    }
+    const xuid = player.xuid;
+    void this.#scheduler.run(lease, async () => {
+      const startedAt = this.#clock.monotonic();
+      const context = this.#contextOf(player);
+      const base = { xuid, groupId: player.groupId, attempt: context.attempt, reason: 'verify' as const, sequenceNumber: '' };
+      player.inFlight = true;
+      try {
+        const activity = await this.#client.getActivity(xuid, { signal: this.#shutdown.signal });
+        this.#record('GET', activity ? 200 : 204);
+        this.emit('request', { ...base, method: 'GET', status: activity ? 200 : 204, latencyMs: Math.round(this.#clock.monotonic() - startedAt) });
+        const seq = activity?.sequenceNumber === undefined ? undefined : BigInt(activity.sequenceNumber);
+        const holds = activity === null ? 'none' : seq !== undefined && seq <= this.#stamper.highestSent(xuid) ? 'ours' : 'newer';
+        this.#sendTo(player, { type: 'VERIFIED', now: this.#clock.monotonic(), holds, activity: activity && contentOf(activity) });
+      } catch (error) {
+        const status = error instanceof MpaError ? (error.status ?? 0) : 0;
+        this.#record('GET', status);
+        this.emit('request', { ...base, method: 'GET', status, latencyMs: Math.round(this.#clock.monotonic() - startedAt), error: error instanceof MpaError ? error.code : 'TRANSPORT' });
+        const decision = this.#decide({ xuid, groupId: player.groupId, method: 'PUT' }, 'read', 'read', error, context.attempt, false);
+        const delayMs = decision.kind === 'retry' ? decision.delayMs : this.#options.backoff.capMs;
+        this.#sendTo(player, { type: 'VERIFY_FAILED', now: this.#clock.monotonic(), delayMs });
+      } finally {
+        player.inFlight = false;
+      }
+      return true;
+    });
   }
 
   #record(method: string, status: number): void {
@@ -358,70 +647,64 @@ export class ActivitySync extends EventEmitter<SyncEvents> {
     byStatus[status] = (byStatus[status] ?? 0) + 1;
   }
 
-  #retryDelay(xuid: string, desired: Desired, error: unknown, attempt: number): number {
-    return this.#delayAfter({ xuid, groupId: desired.groupId, method: desired.method }, 'write', error, attempt);
-  }
-
-  /** The wait before attempt `attempt + 1`; a Retry-After also holds the budget it names. */
-  #delayAfter(base: { xuid: string; groupId: string; method: 'PUT' | 'DELETE' | 'POST' }, category: RateCategory, error: unknown, attempt: number): number {
-    let delayMs: number;
-    if (error instanceof MpaThrottledError && error.retryAfterMs !== undefined) {
-      delayMs = retryAfterDelay(error.retryAfterMs, this.#options.retryAfterJitterMs, this.#random);
-      const scope = throttleScope(error.throttle, this.#budgets);
-      this.#scheduler.block(scope === 'user' ? base.xuid : undefined, this.#now() + delayMs, category);
-      this.#stats.throttled++;
-      this.emit('throttled', { ...base, retryAfterMs: error.retryAfterMs, scope });
-    } else {
-      delayMs = fullJitterDelay(attempt, this.#options.backoff, this.#random);
-      if (error instanceof MpaThrottledError) this.#stats.throttled++;
-    }
-    this.#stats.retries++;
-    this.emit('retry', { ...base, attempt: attempt + 1, delayMs, cause: error instanceof MpaError ? error.code : 'UNKNOWN' });
-    return delayMs;
-  }
+  // ---- invites and recent players -------------------------------------------------------
 
   /**
-   * One call outside the player machines (an invite, a recent-players report): within the
-   * budget of `key`, retried on Retry-After and retryable failures up to `maxAttempts`.
+   * One call outside the charts (an invite, a recent-players report): within the budget of
+   * `key`, retried as the retry policy says (at most `maxAttempts`).
    */
-  async #callWithRetries(
-    base: { xuid: string; groupId: string },
-    category: RateCategory,
-    reason: 'invite' | 'recentPlayers',
-    call: (signal: AbortSignal) => Promise<void>,
-  ): Promise<MpaError | undefined> {
+  async #callWithRetries(base: { xuid: string; groupId: string }, category: RateCategory, reason: 'invite' | 'recentPlayers', call: (signal: AbortSignal) => Promise<void>): Promise<MpaError | undefined> {
     const signal = this.#shutdown.signal;
     for (let attempt = 0; ; attempt++) {
-      const started = this.#now();
+      let startedAt = this.#clock.monotonic();
+      let failure: unknown;
+      let sent = false;
       try {
-        const lease = await this.#scheduler.acquire(base.xuid, PRIORITY.settings, signal, category);
-        await this.#scheduler.run(lease, signal, () => call(signal));
-        this.#record('POST', 204);
-        this.emit('request', { ...base, method: 'POST', status: 204, latencyMs: this.#now() - started, attempt, reason, sequenceNumber: '' });
-        return undefined;
-      } catch (caught) {
-        const error = caught instanceof MpaError ? caught : new MpaTransportError('aborted', 'stopped by close()', { cause: caught });
-        this.#record('POST', error.status ?? 0);
-        this.emit('request', { ...base, method: 'POST', status: error.status ?? 0, latencyMs: this.#now() - started, attempt, reason, sequenceNumber: '', error: error.code });
-        const kind = classifyFailure(error);
-        if (kind === 'permanent' || kind === 'superseded' || signal.aborted || attempt + 1 >= this.#options.maxAttempts) return error;
-        const delay = this.#delayAfter({ ...base, method: 'POST' }, category, error, attempt);
-        try {
-          await sleep(delay, signal);
-        } catch {
-          return error;
+        for (;;) {
+          const lease = this.#scheduler.acquire(base.xuid, 1, category);
+          if (typeof lease !== 'number') {
+            await this.#scheduler.run(lease, async () => {
+              startedAt = this.#clock.monotonic();
+              sent = true;
+              try {
+                signal.throwIfAborted();
+                await call(signal);
+              } catch (error) {
+                failure = error;
+              }
+              return true;
+            });
+            break;
+          }
+          await sleep(lease, signal, this.#clock);
         }
+      } catch (error) {
+        failure = error;
+      }
+      const error = failure === undefined ? undefined : failure instanceof MpaError ? failure : new MpaTransportError('aborted', 'stopped by close()', { cause: failure });
+      if (sent && !(error instanceof MpaValidationError)) {
+        this.#record('POST', error ? (error.status ?? 0) : 204);
+        this.emit('request', { ...base, method: 'POST', status: error ? (error.status ?? 0) : 204, latencyMs: Math.round(this.#clock.monotonic() - startedAt), attempt, reason, sequenceNumber: '', ...(error && { error: error.code }) });
+      }
+      if (!error) return undefined;
+      if (signal.aborted) return error;
+      const decision = this.#decide({ ...base, method: 'POST' }, 'post', category, error, attempt, false);
+      if (decision.kind !== 'retry') return error;
+      try {
+        await sleep(decision.delayMs, signal, this.#clock);
+      } catch {
+        return error;
       }
     }
   }
 
-  async #invite(group: MatchGroup, sender: string, xuids: readonly string[]): Promise<InviteResult> {
+  async #invite(groupId: string, settings: { connectionString: string; platform?: string | undefined }, sender: string, xuids: readonly string[]): Promise<InviteResult> {
     const result: InviteResult = { sent: [], refused: [] };
-    const { connectionString, platform } = group.settings;
+    const { connectionString, platform } = settings;
     for (let i = 0; i < xuids.length; i += LIMITS.invitedUsersMax) {
       const chunk = xuids.slice(i, i + LIMITS.invitedUsersMax);
-      const error = await this.#callWithRetries({ xuid: sender, groupId: group.groupId }, 'invite', 'invite', (signal) =>
-        this.#client.sendServerInvite({ sender, invitedUsers: chunk, connectionString, ...(platform !== undefined && { platform }) }, { signal }),
+      const error = await this.#callWithRetries({ xuid: sender, groupId }, 'invite', 'invite', (signal) =>
+        this.#client.sendServerInvite({ sender, invitedUsers: chunk, connectionString, ...(platform !== undefined && { platform: platform as never }) }, { signal }),
       );
       if (error) result.refused.push(...chunk.map((xuid) => ({ xuid, error })));
       else result.sent.push(...chunk);
@@ -429,45 +712,86 @@ export class ActivitySync extends EventEmitter<SyncEvents> {
     return result;
   }
 
-  async #reportRecentPlayers(group: MatchGroup, groups: RecentPlayerGroupInput[]): Promise<RecentPlayersResult> {
+  async #reportRecentPlayers(groupId: string, groups: RecentPlayerGroupInput[]): Promise<RecentPlayersResult> {
     const result: RecentPlayersResult = { reported: 0, refused: [] };
     for (let i = 0; i < groups.length; i += LIMITS.recentPlayerGroupsMax) {
       const chunk = groups.slice(i, i + LIMITS.recentPlayerGroupsMax);
       // The budget is the caller's (this server's), not any one player's.
-      const error = await this.#callWithRetries({ xuid: 'server', groupId: group.groupId }, 'recentPlayers', 'recentPlayers', (signal) =>
-        this.#client.reportRecentPlayerGroups(chunk, { signal }),
-      );
+      const error = await this.#callWithRetries({ xuid: 'server', groupId }, 'recentPlayers', 'recentPlayers', (signal) => this.#client.reportRecentPlayerGroups(chunk, { signal }));
       if (error) result.refused.push(...chunk.map((g) => ({ players: g.recentPlayers.map((p) => String(p.id)), error })));
       else result.reported += chunk.length;
     }
     return result;
   }
 
-  #settled(xuid: string, desired: Desired, outcome: 'ok' | FailureKind, error?: unknown): void {
-    const base = { xuid, groupId: desired.groupId, method: desired.method };
-    if (outcome === 'ok') this.emit('synced', { ...base, sequenceNumber: desired.sequenceNumber.toString() });
-    else if (outcome === 'superseded') this.#stats.superseded++;
-    else if (outcome === 'permanent') {
-      this.#stats.failed++;
-      if (error instanceof MpaError) this.emit('error', { ...base, error });
-    } else if (error instanceof MpaError && error.code === 'AUTHORIZATION') this.emit('error', { ...base, error });
+  // ---- waiting ----------------------------------------------------------------------------
+
+  #until(done: () => boolean): Promise<void> {
+    if (done() || this.#closedAndEmpty()) return Promise.resolve();
+    return new Promise((resolve) => {
+      const check = () => {
+        if (!done() && !this.#closedAndEmpty()) return;
+        this.#waiters.delete(check);
+        resolve();
+      };
+      this.#waiters.add(check);
+    });
+  }
+
+  #closedAndEmpty(): boolean {
+    return this.#closed && this.#players.size === 0;
+  }
+
+  #wake(): void {
+    if (this.#waiters.size === 0) return;
+    for (const check of [...this.#waiters]) check();
+  }
+
+  /** Resolves true when `promise` settles, false when `timeoutMs` passes first (on the engine's clock). */
+  #bounded(promise: Promise<unknown>, timeoutMs: number | undefined): Promise<boolean> {
+    if (timeoutMs === undefined) return promise.then(() => true);
+    return new Promise((resolve) => {
+      const timer = this.#clock.setTimeout(() => resolve(false), timeoutMs);
+      void promise.then(() => {
+        this.#clock.clearTimeout(timer);
+        resolve(true);
+      });
+    });
+  }
+
+  #unsettledPlayers(): FlushResult['unsettled'] {
+    const out: FlushResult['unsettled'] = [];
+    for (const p of this.#players.values()) if (!SETTLED[p.state]) out.push({ xuid: p.xuid, groupId: p.groupId, state: p.state });
+    return out;
+  }
+
+  #listenerFailed(event: keyof SyncEvents, error: unknown): void {
+    if (event !== 'listenerError' && this.listenerCount('listenerError') > 0) {
+      this.emit('listenerError', { event, error });
+      return;
+    }
+    if (this.#warned.has(event)) return;
+    this.#warned.add(event);
+    // Only the error's name: its message is the studio's and may carry anything.
+    const name = error instanceof Error ? error.name : typeof error;
+    process.emitWarning(`a '${event}' listener threw (${name}); mpa-sync went on. Listen to 'listenerError' for details.`, { code: 'MPA_SYNC_LISTENER_ERROR' });
   }
 }
 
 /**
- * Whether a throttle applies to one user or to every caller. The ThrottledEntity does not say
- * so directly: a limit that matches a documented per-user window (or no body at all) is taken
- * as per user; a concurrency limit or any other window is taken as applying to everyone.
+ * An activity read back, without the fields the service adds. The service may leave out
+ * connectionString and joinRestriction; an empty value then never equals a desired state
+ * (whose connection string is never empty), so a verify resends rather than trusting it.
  */
-export function throttleScope(throttle: ThrottledEntity | undefined, budgets: RateLimitConfig | false): 'user' | 'all' {
-  if (!throttle) return 'user';
-  if (/concurrency/i.test(throttle.limitType ?? '')) return 'all';
-  const { maxRequests, periodInSeconds } = throttle;
-  if (maxRequests === undefined || periodInSeconds === undefined) return 'user';
-  const limits = budgets || DOCUMENTED_RATE_LIMITS;
-  const perUser = (['write', 'read', 'invite', 'recentPlayers'] as const).flatMap((c) => [
-    [limits[c].burst, limits.burstWindowMs / 1000],
-    [limits[c].sustain, limits.sustainWindowMs / 1000],
-  ]);
-  return perUser.some(([max, period]) => max === maxRequests && period === periodInSeconds) ? 'user' : 'all';
+function contentOf(activity: { connectionString?: string | undefined; joinRestriction?: string | undefined; currentPlayers?: number | undefined; maxPlayers?: number | undefined; groupId?: string | undefined; platform?: string | undefined }): ActivityContent {
+  return {
+    connectionString: activity.connectionString ?? '',
+    joinRestriction: (activity.joinRestriction ?? '') as ActivityContent['joinRestriction'],
+    currentPlayers: activity.currentPlayers ?? 1,
+    maxPlayers: activity.maxPlayers ?? 2,
+    groupId: activity.groupId ?? '',
+    ...(activity.platform !== undefined && { platform: activity.platform as NonNullable<ActivityContent['platform']> }),
+  } as ActivityContent;
 }
+
+export { throttleScope } from './retry-policy.js';

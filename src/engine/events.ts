@@ -2,7 +2,7 @@
  * Events and counters of {@link ActivitySync}. No event carries a token.
  */
 import type { MpaError } from '../errors.js';
-import type { SendReason } from './player-machine.js';
+import type { SendReason } from './desired.js';
 
 /** Fields every per-player event carries. */
 export interface PlayerEventBase {
@@ -63,8 +63,11 @@ export interface RecentPlayersResult {
 export interface SyncedEvent extends PlayerEventBase {
   method: 'PUT' | 'DELETE';
   sequenceNumber: string;
-  /** Milliseconds between the published state first differing from the desired one and the service accepting this write. */
-  stalenessMs?: number;
+  /**
+   * Milliseconds between the published state first differing from the desired one and the
+   * service accepting this write (monotonic clock). 0 for a keep-alive.
+   */
+  stalenessMs: number;
 }
 
 /**
@@ -84,8 +87,20 @@ export interface StateEvent extends PlayerEventBase {
   previous: PlayerStateName;
 }
 
-/** The resting and working states of a player's machine. */
-export type PlayerStateName = 'idle' | 'queued' | 'sending' | 'backoff' | 'active' | 'settle';
+/**
+ * The top-level states of a player's chart: `idle` (nothing of ours on the service, nothing to
+ * send), `active` (the service holds the desired state), `updating` (a PUT wanted or in
+ * flight), `leaving` (a DELETE wanted or in flight), `gone` (final: the player left and nothing
+ * of ours remains, or a newer writer owns the activity).
+ */
+export type PlayerStateName = 'idle' | 'active' | 'updating' | 'leaving' | 'gone';
+
+/** A listener of another event threw. The engine went on as if it had not. */
+export interface ListenerErrorEvent {
+  /** The event whose listener threw. */
+  event: Exclude<keyof SyncEvents, 'listenerError'>;
+  error: unknown;
+}
 
 /** Event names and listener signatures of {@link ActivitySync}. */
 export interface SyncEvents {
@@ -95,6 +110,7 @@ export interface SyncEvents {
   synced: (event: SyncedEvent) => void;
   error: (event: ErrorEvent) => void;
   state: (event: StateEvent) => void;
+  listenerError: (event: ListenerErrorEvent) => void;
 }
 
 /** What {@link ActivitySync.stats} returns. */
@@ -110,8 +126,13 @@ export interface SyncStats {
   /** Requests refused for good (400) and not retried. */
   failed: number;
   inFlight: number;
-  /** Players with a state waiting to be sent (queued or in backoff). */
+  /** Players with a change not yet on the service (updating or leaving, not yet accepted). */
   pending: number;
   players: number;
   groups: number;
+  /**
+   * Per-user entries the engine still keeps (players, sequence numbers, budget logs): they are
+   * released when a player is gone and their budget windows have passed.
+   */
+  retained: { players: number; sequences: number; budgets: number };
 }

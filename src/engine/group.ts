@@ -6,7 +6,6 @@ import { z } from 'zod';
 import { MpaError, MpaUsageError, MpaValidationError } from '../errors.js';
 import {
   connectionStringSchema,
-  encounterTypeSchema,
   groupIdSchema,
   joinRestrictionSchema,
   LIMITS,
@@ -18,9 +17,8 @@ import {
   type RecentPlayerGroupInput,
   type XuidInput,
 } from '../schemas.js';
+import type { ActivityContent, SendReason } from './desired.js';
 import type { InviteResult, RecentPlayersResult } from './events.js';
-import type { Desired, SendReason } from './player-machine.js';
-import { PRIORITY, type Priority } from './scheduler.js';
 
 const extraPlayersSchema = z.number().int({ error: 'extraPlayers must be an integer' }).min(0, { error: 'extraPlayers must be at least 0' }).max(LIMITS.currentPlayersMax, { error: `extraPlayers must be at most ${LIMITS.currentPlayersMax}` });
 
@@ -52,24 +50,39 @@ export const groupOptionsSchema = groupSettingsSchema.extend({
 });
 /** Options of {@link ActivitySync.group}. */
 export type GroupOptions = z.input<typeof groupOptionsSchema>;
-/** A change to a group's settings: any subset. */
-export type GroupUpdate = Partial<z.input<typeof groupSettingsSchema>>;
+const groupUpdateSchema = groupSettingsSchema.partial().extend({ platform: platformSchema.nullable().optional() });
+/** A change to a group's settings: any subset; `undefined` keeps a value, `platform: null` clears it. */
+export type GroupUpdate = z.input<typeof groupUpdateSchema>;
 type Settings = z.output<typeof groupSettingsSchema>;
 
-/** What a group needs from its engine. */
-export interface GroupHost {
-  desire(xuid: string, desired: Desired): void;
-  stamp(xuid: string): bigint;
-  /** Moves `xuid` out of the group it is in, if any; returns that group. */
-  claim(xuid: string, group: MatchGroup): void;
+/**
+ * Where a group sends what it computes: the engine's registry. Calls go one way, from the group
+ * down to the engine; nothing here calls back into the group.
+ */
+export interface GroupSink {
+  /** The desired activity of `xuid` (null: none) changed. */
+  desire(xuid: string, groupId: string, activity: ActivityContent | null, reason: SendReason): void;
+  /** Records `xuid` as a member of `group`; returns the group they were in before, if another. */
+  claim(xuid: string, group: MatchGroup): MatchGroup | undefined;
   release(group: MatchGroup): void;
   settled(xuids: readonly string[]): Promise<void>;
   assertOpen(): void;
-  invite(group: MatchGroup, sender: string, xuids: readonly string[]): Promise<InviteResult>;
-  reportRecentPlayers(group: MatchGroup, groups: RecentPlayerGroupInput[]): Promise<RecentPlayersResult>;
-  now(): number;
+  invite(groupId: string, settings: { connectionString: string; platform?: string | undefined }, sender: string, xuids: readonly string[]): Promise<InviteResult>;
+  reportRecentPlayers(groupId: string, groups: RecentPlayerGroupInput[]): Promise<RecentPlayersResult>;
+  /** Wall-clock time, for report timestamps. */
+  wallNow(): number;
+  /** Runs `callback` every `ms` on the engine's clock; returns a function that stops it. */
+  every(ms: number, callback: () => void): () => void;
   onError(error: MpaError, groupId: string): void;
 }
+
+const reportOptionsSchema = z.strictObject(
+  {
+    encounterType: z.enum(['Opponent', 'Default'], { error: "encounterType must be 'Opponent' or 'Default'" }).optional(),
+    teams: z.array(z.array(z.unknown(), { error: 'each team must be an array of xuids' }), { error: 'teams must be an array of teams (arrays of xuids)' }).optional(),
+  },
+  { error: 'options must be an object' },
+);
 
 /**
  * The players of one match and the activity they share. Create with {@link ActivitySync.group}.
@@ -87,23 +100,21 @@ export class MatchGroup {
   /** Everyone who played since the last recent-players report. */
   readonly #played = new Set<string>();
   readonly #recent: z.output<typeof recentPlayersOptionsSchema> | undefined;
-  #interval: ReturnType<typeof setInterval> | undefined;
+  #stopInterval: (() => void) | undefined;
+  /** The content every member shares, built once per change. */
+  #content: ActivityContent | undefined;
   #closed = false;
+  readonly #host: GroupSink;
 
   /** @internal */
-  constructor(
-    options: GroupOptions,
-    private readonly host: GroupHost,
-  ) {
+  constructor(options: GroupOptions, host: GroupSink) {
+    this.#host = host;
     const parsed = parseInput(groupOptionsSchema, options, 'group options');
     this.groupId = parsed.groupId;
     const { groupId: _id, recentPlayers, ...settings } = parsed;
     this.#settings = settings;
     this.#recent = recentPlayers;
-    if (recentPlayers?.intervalMs) {
-      this.#interval = setInterval(() => void this.#autoReport(), recentPlayers.intervalMs);
-      this.#interval.unref?.();
-    }
+    if (recentPlayers?.intervalMs) this.#stopInterval = host.every(recentPlayers.intervalMs, () => void this.#autoReport());
   }
 
   /** Members, in join order. */
@@ -135,39 +146,49 @@ export class MatchGroup {
     const id = parseInput(xuidSchema, xuid, 'xuid', ['xuid']);
     if (this.#members.has(id)) return false;
     this.#checkCount(this.currentPlayers + 1);
-    this.host.claim(id, this);
+    const previous = this.#host.claim(id, this);
+    previous?.moveOut(id);
     this.#members.add(id);
-    this.#played.add(id);
-    this.host.desire(id, this.#put(id, 'join', PRIORITY.settings));
-    this.#refreshOthers(id, 'count', PRIORITY.count);
+    // A report names at most recentPlayersMax players, the first who played: keep no more.
+    if (this.#played.size < LIMITS.recentPlayersMax) this.#played.add(id);
+    this.#content = undefined;
+    // Everyone's desired state follows, the joiner's first; the engine decides what to send.
+    this.#host.desire(id, this.groupId, this.#activity(), 'join');
+    this.#refreshOthers(id, 'count');
     return true;
   }
 
   /** Removes a player: DELETE for them, a count refresh for the others. Not a member: no-op, returns false. */
   leave(xuid: XuidInput): boolean {
-    this.host.assertOpen();
+    this.#host.assertOpen();
     const id = parseInput(xuidSchema, xuid, 'xuid', ['xuid']);
     if (!this.#remove(id)) return false;
-    this.host.desire(id, { method: 'DELETE', groupId: this.groupId, sequenceNumber: this.host.stamp(id), priority: PRIORITY.leave, reason: 'leave' });
+    this.#host.desire(id, this.groupId, null, 'leave');
     return true;
   }
 
   /**
-   * Changes settings; every member's activity follows. A change of connection string, join
-   * restriction, max players or platform outranks a change of `extraPlayers` alone.
+   * Changes settings; every member's activity follows. A key that is absent or `undefined`
+   * keeps its value (`platform: null` makes the match joinable on every platform again).
    */
   update(patch: GroupUpdate): void {
     this.#assertUsable();
-    const parsed = parseInput(groupSettingsSchema.partial(), patch, 'group update');
+    if (typeof patch !== 'object' || patch === null) throw new MpaValidationError('group update', [{ path: [], message: 'update must be an object' }]);
+    const given = Object.fromEntries(Object.entries(patch).filter(([, v]) => v !== undefined));
+    const parsed = parseInput(groupUpdateSchema, given, 'group update');
     const next: Settings = { ...this.#settings };
-    for (const [key, value] of Object.entries(parsed)) if (key in patch) (next as Record<string, unknown>)[key] = value;
+    for (const key of Object.keys(given) as (keyof Settings)[]) {
+      const value = parsed[key];
+      if (key === 'platform' && value === null) delete next.platform;
+      else (next as Record<string, unknown>)[key] = value;
+    }
     const changed = (k: keyof Settings) => next[k] !== this.#settings[k];
     const settingsChanged = changed('connectionString') || changed('joinRestriction') || changed('maxPlayers') || changed('platform');
     if (!settingsChanged && !changed('extraPlayers')) return;
     this.#checkCount(this.#members.size + next.extraPlayers);
     this.#settings = next;
-    if (settingsChanged) this.#refreshOthers(undefined, 'settings', PRIORITY.settings);
-    else this.#refreshOthers(undefined, 'count', PRIORITY.count);
+    this.#content = undefined;
+    this.#refreshOthers(undefined, settingsChanged ? 'settings' : 'count');
   }
 
   /**
@@ -181,6 +202,7 @@ export class MatchGroup {
   async invite(sender: XuidInput, xuids: readonly XuidInput[]): Promise<InviteResult> {
     this.#assertUsable();
     const from = parseInput(xuidSchema, sender, 'sender', ['sender']);
+    if (!Array.isArray(xuids)) throw new MpaValidationError('invite', [{ path: ['invitedUsers'], message: 'invitedUsers must be an array of xuids' }]);
     const valid: string[] = [];
     const refused: InviteResult['refused'] = [];
     for (const [i, xuid] of xuids.entries()) {
@@ -191,7 +213,7 @@ export class MatchGroup {
         refused.push({ xuid: String(xuid), error: error as MpaValidationError });
       }
     }
-    const result = await this.host.invite(this, from, valid);
+    const result = await this.#host.invite(this.groupId, this.#settings, from, valid);
     return { sent: result.sent, refused: [...refused, ...result.refused] };
   }
 
@@ -201,7 +223,8 @@ export class MatchGroup {
    * budget. Called at close when the `recentPlayers` option is set.
    */
   async reportRecentPlayers(options: { encounterType?: 'Opponent' | 'Default'; teams?: readonly (readonly XuidInput[])[] } = {}): Promise<RecentPlayersResult> {
-    const timestamp = new Date(this.host.now()).toISOString();
+    parseInput(reportOptionsSchema, options, 'recent-players options');
+    const timestamp = new Date(this.#host.wallNow()).toISOString();
     const group = (ids: readonly string[], encounterType: EncounterType): RecentPlayerGroupInput => ({
       recentPlayers: ids.slice(0, LIMITS.recentPlayersMax).map((id) => ({ id })),
       timestamp,
@@ -211,12 +234,12 @@ export class MatchGroup {
     const everyone = [...this.#played];
     const groups = [
       ...teams.filter((t) => t.length >= LIMITS.recentPlayersMin).map((t) => group(t, 'Teammate')),
-      ...(everyone.length >= LIMITS.recentPlayersMin ? [group(everyone, encounterTypeSchema.parse(options.encounterType ?? 'Opponent'))] : []),
+      ...(everyone.length >= LIMITS.recentPlayersMin ? [group(everyone, options.encounterType ?? 'Opponent')] : []),
     ];
     this.#played.clear();
-    for (const m of this.#members) this.#played.add(m);
+    for (const m of this.#members) if (this.#played.size < LIMITS.recentPlayersMax) this.#played.add(m);
     if (groups.length === 0) return { reported: 0, refused: [] };
-    return this.host.reportRecentPlayers(this, groups);
+    return this.#host.reportRecentPlayers(this.groupId, groups);
   }
 
   /** Everyone leaves and the group is removed; resolves when their DELETEs are settled. */
@@ -224,8 +247,8 @@ export class MatchGroup {
     if (this.#closed) return;
     const report = this.#autoReport();
     const members = this.leaveAll();
-    this.host.release(this);
-    await Promise.all([this.host.settled(members), report]);
+    this.#host.release(this);
+    await Promise.all([this.#host.settled(members), report]);
   }
 
   /** The automatic report (at close, on the interval): failures become `error` events. */
@@ -234,9 +257,9 @@ export class MatchGroup {
     const teams = this.#recent.teams?.() ?? [];
     try {
       const result = await this.reportRecentPlayers({ encounterType: this.#recent.encounterType, teams });
-      for (const r of result.refused.slice(0, 1)) this.host.onError(r.error, this.groupId);
+      for (const r of result.refused.slice(0, 1)) this.#host.onError(r.error, this.groupId);
     } catch (error) {
-      if (error instanceof MpaError) this.host.onError(error, this.groupId);
+      if (error instanceof MpaError) this.#host.onError(error, this.groupId);
     }
   }
 
@@ -250,37 +273,35 @@ export class MatchGroup {
     const members = this.members;
     for (const xuid of members) this.leave(xuid);
     this.#closed = true;
-    clearInterval(this.#interval);
+    this.#stopInterval?.();
     return members;
   }
 
   #remove(xuid: string): boolean {
     if (!this.#members.delete(xuid)) return false;
-    if (this.#members.size > 0) this.#refreshOthers(undefined, 'count', PRIORITY.count);
+    this.#content = undefined;
+    if (this.#members.size > 0) this.#refreshOthers(undefined, 'count');
     return true;
   }
 
-  #refreshOthers(except: string | undefined, reason: SendReason, priority: Priority): void {
-    for (const member of this.#members) if (member !== except) this.host.desire(member, this.#put(member, reason, priority));
+  #refreshOthers(except: string | undefined, reason: SendReason): void {
+    const activity = this.#activity();
+    for (const member of this.#members) if (member !== except) this.#host.desire(member, this.groupId, activity, reason);
   }
 
-  #put(xuid: string, reason: SendReason, priority: Priority): Desired {
+  /** The activity every member shares now (one frozen object per change, not one per member). */
+  #activity(): ActivityContent {
+    if (this.#content) return this.#content;
     const s = this.#settings;
-    return {
-      method: 'PUT',
+    this.#content = Object.freeze({
+      connectionString: s.connectionString,
+      joinRestriction: s.joinRestriction,
+      currentPlayers: Math.max(1, this.currentPlayers),
+      maxPlayers: s.maxPlayers,
       groupId: this.groupId,
-      activity: {
-        connectionString: s.connectionString,
-        joinRestriction: s.joinRestriction,
-        currentPlayers: Math.max(1, this.currentPlayers),
-        maxPlayers: s.maxPlayers,
-        groupId: this.groupId,
-        ...(s.platform !== undefined && { platform: s.platform }),
-      },
-      sequenceNumber: this.host.stamp(xuid),
-      priority,
-      reason,
-    };
+      ...(s.platform !== undefined && { platform: s.platform }),
+    });
+    return this.#content;
   }
 
   #checkCount(count: number): void {
@@ -290,7 +311,7 @@ export class MatchGroup {
   }
 
   #assertUsable(): void {
-    this.host.assertOpen();
+    this.#host.assertOpen();
     if (this.#closed) throw new MpaUsageError(`group ${this.groupId} is closed`);
   }
 }

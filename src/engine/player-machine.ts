@@ -1,243 +1,463 @@
 /**
- * One player's activity on the service, as an XState machine:
+ * One player's activity on the service, as an XState v5 statechart. The chart owns the whole
+ * life: what is wanted, what the service holds from us, when to send, wait, verify or back off,
+ * and when the player is gone. It performs no I/O: it emits `send` and `verify` to the engine,
+ * which answers with events (`WAIT`, `SENT`, `FAILED`, `SKIPPED`, `VERIFIED`, `VERIFY_FAILED`).
  *
  * ```
- *            DESIRE                 slot granted               2xx / superseded
- *   idle ───────────▶ queued ─────────────────────▶ sending ─────────────────────▶ active
- *    ▲                 ▲  │ leave before anything      │ failure                    │ │
- *    │                 │  │ reached the service        ▼                            │ │ keep-alive
- *    │                 │  └──────────▶ idle         backoff ── delay ──▶ queued     │ │ or DESIRE
- *    │                 └──────────────────────────────────────────────────────────┘ │
- *    └──────────────────────────── DELETE done, nothing pending ◀──────────────────┘
+ *                 DESIRE (a change)                                      SENT, nothing left
+ *   idle ─────────────────────────────▶ updating ─────────────────────────────────▶ active
+ *    │ ▲                                 pacing ─▶ sending ◀─ waiting                │  │
+ *    │ │ content equal: no request         │  ▲  │    ▲                               │  │ keep-alive
+ *    │ └───────────────────────────────────┘  │  ▼    │                               │  │ or DESIRE
+ *    │                                       verifying  backingOff ◀──────────────────┘  │
+ *    │ leave                                                                            │ leave
+ *    ▼                                                                                  ▼
+ *   gone ◀──────────── DELETE accepted / superseded / nothing of ours on the service ── leaving
+ *  (final)                                   (waiting, sending, verifying, backingOff)
  * ```
  *
- * At most one request is in flight (`sending`) and at most one desired state waits
- * (`pending`): a newer one replaces it, so whatever is sent next is always the newest.
- * The issue's "updating" and "leaving" are `sending` with a PUT or a DELETE in flight.
+ * `idle` and `active` are tagged `settled`: nothing to send. The keep-alive is an event
+ * (`KEEPALIVE`): the engine keeps one timer for every resting player, whose actors it may
+ * release while they rest and restore from their context. Every wait is a delay computed from
+ * the context (absolute deadlines, turned into durations with the `now` each event carries), so
+ * re-entering a state after a change never restarts a wait from zero.
  */
-import { assign, fromPromise, setup } from 'xstate';
-import { MpaError, MpaRequestRejectedError, MpaThrottledError, MpaTransportError } from '../errors.js';
-import type { ActivityFields } from '../schemas.js';
-import type { Lease, Priority } from './scheduler.js';
+import { assign, emit, setup } from 'xstate';
+import type { RetryDecision } from './retry-policy.js';
+import { changeKind, PRIORITY, sameContent, type ActivityContent, type Priority, type SendReason } from './desired.js';
 
-/** Why a request was sent. */
-export type SendReason = 'join' | 'settings' | 'count' | 'keepalive' | 'leave';
-
-/** A state the player should have on the service, stamped when the change happened. */
-export type Desired =
-  | { method: 'PUT'; groupId: string; activity: Omit<ActivityFields, 'sequenceNumber'>; sequenceNumber: bigint; priority: Priority; reason: SendReason }
-  | { method: 'DELETE'; groupId: string; sequenceNumber: bigint; priority: Priority; reason: 'leave' };
-
-/** What a failure means for the player. */
-export type FailureKind = 'superseded' | 'permanent' | 'throttled' | 'retry';
-
-/** The engine services a player machine calls. */
-export interface PlayerServices {
-  /** Waits for a write slot for this player. */
-  acquire(xuid: string, priority: Priority, signal: AbortSignal): Promise<Lease>;
-  /** Sends `desired` under `lease`. */
-  send(xuid: string, desired: Desired, lease: Lease, attempt: number, signal: AbortSignal): Promise<void>;
-  /** Delay before the next attempt after `error` (also blocks the budget for Retry-After). */
-  retryDelay(xuid: string, desired: Desired, error: unknown, attempt: number): number;
-  /** A fresh sequence number for a keep-alive write. */
-  stamp(xuid: string): bigint;
-  /** Reports the outcome of one request to the engine's counters and events. */
-  settled(xuid: string, desired: Desired, outcome: 'ok' | FailureKind, error?: unknown): void;
-  /** Called when a pending state replaces another that was never sent. */
-  coalesced(xuid: string): void;
-  keepAliveMs: number;
+/** What the engine sends or sent for a player. */
+export interface WriteRequest {
+  method: 'PUT' | 'DELETE';
+  groupId: string;
+  /** The content of a PUT; null for a DELETE. */
+  activity: ActivityContent | null;
+  /** Stamped when the change happened; undefined: the engine stamps it when it leaves (keep-alive, DELETE). */
+  sequenceNumber: bigint | undefined;
+  reason: SendReason;
 }
+
+/** Where the player is; the public names are the top-level ones. */
+type Where =
+  | 'idle'
+  | 'active'
+  | 'updating.pacing'
+  | 'updating.waiting'
+  | 'updating.sending'
+  | 'updating.verifying'
+  | 'updating.backingOff'
+  | 'leaving.waiting'
+  | 'leaving.sending'
+  | 'leaving.verifying'
+  | 'leaving.backingOff';
+type Next = Where | 'gone' | 'stay';
 
 export interface PlayerContext {
-  xuid: string;
-  pending: Desired | null;
-  inFlight: Desired | null;
-  /** The last state the service accepted from us. */
-  published: Desired | null;
-  lease: Lease | null;
-  /** Whether the service may hold an activity we wrote (a PUT that may have landed). */
-  mayHold: boolean;
-  /** Consecutive failures. */
+  readonly xuid: string;
+  readonly keepAliveMs: number;
+  readonly countRefreshIntervalMs: number;
+  /** Group of the newest desired state. */
+  groupId: string;
+  /** What the game server wants on the service; null: nothing (the player left). */
+  desired: ActivityContent | null;
+  /** Sequence number stamped when `desired` last changed. */
+  desiredSeq: bigint | undefined;
+  /** Why: a join sticks until it is published. */
+  reason: SendReason;
+  /** What the service holds from us (last accepted PUT); null: nothing of ours. */
+  published: ActivityContent | null;
+  /** When the published state first differed from the desired one (monotonic ms). */
+  wrongSince: number | undefined;
+  /** First change while a request was under way. */
+  changedInFlightAt: number | undefined;
+  /** Deadlines (monotonic ms): Retry-After or budget, backoff. */
+  waitAt: number;
+  retryAt: number;
+  /** The priority the budget answered `waitAt` for. */
+  waitPriority: Priority;
+  /** The delay of the state being entered, from the deadlines above. */
+  delayMs: number;
+  /** Consecutive failures of the current write. */
   attempt: number;
-  retryDelayMs: number;
-  /** Our last PUT was refused as stale: someone newer owns the activity, so no keep-alive. */
+  /** The service may hold an activity we wrote (accepted, or possibly landed). */
+  mayHold: boolean;
+  /** A newer writer (another server, the console) owns the activity. */
   superseded: boolean;
+  /** The last attempt was refused for good: rest until the next change. */
+  abandoned: boolean;
+  /** An attempt of the current write failed in a way that may have landed. */
+  ambiguous: boolean;
+  /** A stale answer after an ambiguous attempt that a read has not explained yet. */
+  unverified: boolean;
+  /** The keep-alive timer fired: rewrite the published state although nothing changed. */
+  keepAliveDue: boolean;
+  /** A flush wants paced changes sent now. */
+  flushing: boolean;
+  /** Routing decision of the event being handled (see {@link reduce}). */
+  next: Next;
 }
 
-export type PlayerEvent = { type: 'DESIRE'; desired: Desired };
+/** Events the engine sends to a player's actor. Every one that moves time carries `now`. */
+export type PlayerEvent =
+  | { type: 'DESIRE'; now: number; groupId: string; activity: ActivityContent | null; sequenceNumber: bigint | undefined; reason: SendReason }
+  | { type: 'FLUSH'; now: number }
+  | { type: 'WAIT'; now: number; ms: number }
+  | { type: 'SKIPPED'; now: number }
+  | { type: 'SENT'; now: number; startedAt: number; request: WriteRequest & { sequenceNumber: bigint } }
+  | { type: 'FAILED'; now: number; request: WriteRequest; decision: RetryDecision }
+  | { type: 'VERIFIED'; now: number; holds: 'ours' | 'newer' | 'none'; activity: ActivityContent | null }
+  | { type: 'VERIFY_FAILED'; now: number; delayMs: number }
+  /** `keepAliveMs` passed since the last write (the engine keeps one timer for all resting players). */
+  | { type: 'KEEPALIVE' };
 
-/** Classifies a failed request. */
-export function classifyFailure(error: unknown): FailureKind {
-  if (error instanceof MpaRequestRejectedError && error.superseded) return 'superseded';
-  if (error instanceof MpaThrottledError && error.retryAfterMs !== undefined) return 'throttled';
-  if (error instanceof MpaError && !error.retryable && !(error instanceof MpaTransportError && error.reason === 'aborted')) return 'permanent';
-  return 'retry';
+/** Top-level states, as reported by `playerState()` and the `state` event. */
+export type PlayerState = 'idle' | 'active' | 'updating' | 'leaving' | 'gone';
+
+/** Events the chart emits to the engine (read with `actor.on`). */
+export type PlayerEmitted =
+  | { type: 'send'; xuid: string; priority: Priority }
+  | { type: 'verify'; xuid: string }
+  | { type: 'state'; xuid: string; state: PlayerState }
+  | { type: 'paced'; xuid: string; paced: boolean }
+  | { type: 'synced'; xuid: string; groupId: string; method: 'PUT' | 'DELETE'; sequenceNumber: bigint; stalenessMs: number }
+  | { type: 'coalesced'; xuid: string };
+
+/** Input of a player's actor. */
+export interface PlayerInput {
+  xuid: string;
+  groupId: string;
+  keepAliveMs: number;
+  countRefreshIntervalMs: number;
 }
 
-/** Whether a failed request may still have reached the service and taken effect. */
-function ambiguous(error: unknown): boolean {
-  if (!(error instanceof MpaError)) return true;
-  return error.code === 'SERVER' || error.code === 'TRANSPORT';
+/** The priority of the next write: a leave, a change a friend can act on, a count or keep-alive. */
+export function priorityOf(c: Pick<PlayerContext, 'desired' | 'published' | 'superseded'>): Priority {
+  if (c.desired === null) return PRIORITY.leave;
+  return changeKind(c.superseded ? null : c.published, c.desired) === 'joinability' ? PRIORITY.settings : PRIORITY.count;
 }
 
-/** Builds the machine with the engine's services. One machine serves every player of an engine. */
-export function createPlayerMachine(services: PlayerServices) {
-  return setup({
+/**
+ * The write to send now, read when the request actually leaves (so a request waiting in the
+ * queue carries the newest state), or null when nothing needs sending any more.
+ */
+export function requestFor(c: PlayerContext): WriteRequest | null {
+  if (c.desired === null) {
+    if (!c.mayHold || c.superseded) return null;
+    return { method: 'DELETE', groupId: c.groupId, activity: null, sequenceNumber: undefined, reason: 'leave' };
+  }
+  if (c.superseded && c.reason !== 'join') return null;
+  const kind = changeKind(c.superseded ? null : c.published, c.desired);
+  if (kind === 'none') {
+    if (!c.keepAliveDue) return null;
+    return { method: 'PUT', groupId: c.groupId, activity: c.desired, sequenceNumber: undefined, reason: 'keepalive' };
+  }
+  const reason: SendReason = c.reason === 'join' || c.published === null ? 'join' : kind === 'count' ? 'count' : 'settings';
+  return { method: 'PUT', groupId: c.groupId, activity: c.desired, sequenceNumber: c.desiredSeq, reason };
+}
+
+/** Where a player with nothing under way goes next. */
+function settle(c: PlayerContext, now: number): Exclude<Next, 'stay'> {
+  if (c.desired === null) {
+    if (!c.mayHold || c.superseded || c.abandoned) return 'gone';
+    if (c.retryAt > now) return 'leaving.backingOff';
+    if (c.waitAt > now && PRIORITY.leave >= c.waitPriority) return 'leaving.waiting';
+    return 'leaving.sending';
+  }
+  const rest = c.published !== null && !c.superseded ? 'active' : 'idle';
+  if (c.superseded && c.reason !== 'join') return 'idle';
+  if (c.abandoned) return rest;
+  const kind = changeKind(c.superseded ? null : c.published, c.desired);
+  if (kind === 'none' && !c.keepAliveDue && !c.unverified) return rest;
+  if (c.retryAt > now) return 'updating.backingOff';
+  if (c.unverified) return 'updating.verifying';
+  // A more urgent change than the one the budget held back asks again at once.
+  if (c.waitAt > now && priorityOf(c) >= c.waitPriority) return 'updating.waiting';
+  if (kind === 'count' && !c.flushing && (c.wrongSince ?? now) + c.countRefreshIntervalMs > now) return 'updating.pacing';
+  return 'updating.sending';
+}
+
+function delayFor(c: PlayerContext, next: Next, now: number): number {
+  if (next === 'updating.pacing') return Math.max(0, (c.wrongSince ?? now) + c.countRefreshIntervalMs - now);
+  if (next.endsWith('waiting')) return Math.max(0, c.waitAt - now);
+  if (next.endsWith('backingOff')) return Math.max(0, c.retryAt - now);
+  return 0;
+}
+
+/**
+ * The chart's one reducer: the context after `event` in state `where`, with `next`, the state
+ * to go to ('stay': no transition). Pure; the guards and the assign action share it.
+ */
+export function reduce(c: PlayerContext, event: PlayerEvent, where: Where): PlayerContext {
+  const inFlight = where.endsWith('sending') || where.endsWith('verifying');
+  let n: PlayerContext;
+  switch (event.type) {
+    case 'DESIRE': {
+      const wasWrong = !sameContent(c.published, c.desired) || c.desired === null;
+      const join = event.reason === 'join';
+      n = {
+        ...c,
+        groupId: event.groupId,
+        desired: event.activity,
+        desiredSeq: event.sequenceNumber ?? c.desiredSeq,
+        reason: join ? 'join' : c.reason === 'join' && c.published === null ? 'join' : event.reason,
+        superseded: c.superseded && !join,
+        abandoned: false,
+      };
+      const wrongNow = event.activity === null ? c.mayHold : !sameContent(c.published, event.activity);
+      if (!wrongNow) n.wrongSince = undefined;
+      else if (!wasWrong || n.wrongSince === undefined) n.wrongSince = event.now;
+      if (inFlight) {
+        if (n.changedInFlightAt === undefined) n.changedInFlightAt = event.now;
+        n.next = 'stay';
+        return n;
+      }
+      break;
+    }
+    case 'FLUSH':
+      n = { ...c, flushing: true };
+      if (inFlight) return { ...n, next: 'stay' };
+      break;
+    case 'WAIT':
+      n = { ...c, waitAt: event.now + event.ms, waitPriority: priorityOf(c) };
+      break;
+    case 'SKIPPED':
+      n = { ...c };
+      break;
+    case 'SENT': {
+      const r = event.request;
+      const published = r.activity;
+      const wrong = c.desired === null ? published !== null || r.method === 'PUT' : !sameContent(published, c.desired);
+      n = {
+        ...c,
+        published,
+        mayHold: r.method === 'PUT',
+        superseded: false,
+        attempt: 0,
+        ambiguous: false,
+        unverified: false,
+        keepAliveDue: false,
+        flushing: false,
+        reason: wrong && c.reason === 'join' && r.method === 'DELETE' ? 'join' : wrong ? c.reason : 'settings',
+        wrongSince: wrong ? Math.max(c.changedInFlightAt ?? event.startedAt, event.startedAt) : undefined,
+        changedInFlightAt: undefined,
+      };
+      break;
+    }
+    case 'FAILED': {
+      const d = event.decision;
+      n = { ...c, changedInFlightAt: undefined };
+      if (d.kind === 'retry') {
+        n.retryAt = event.now + d.delayMs;
+        n.attempt = c.attempt + 1;
+        n.ambiguous = c.ambiguous || d.ambiguous;
+        n.mayHold = c.mayHold || (d.ambiguous && event.request.method === 'PUT');
+      } else if (d.kind === 'verify') {
+        n.unverified = true;
+        n.attempt = c.attempt + 1;
+      } else if (d.kind === 'superseded') {
+        // A newer writer owns the activity: never retried, no keep-alive, no DELETE on leave.
+        Object.assign(n, { superseded: true, published: null, mayHold: false, attempt: 0, ambiguous: false, keepAliveDue: false });
+      } else {
+        Object.assign(n, { abandoned: true, attempt: 0, keepAliveDue: false, mayHold: c.mayHold || (d.ambiguous && event.request.method === 'PUT') });
+      }
+      break;
+    }
+    case 'VERIFIED': {
+      n = { ...c, unverified: false, ambiguous: false, attempt: 0 };
+      if (event.holds === 'ours') {
+        // Our earlier attempt landed: the service holds what the read says.
+        Object.assign(n, { published: event.activity, mayHold: event.activity !== null, superseded: false });
+        if (c.desired !== null && sameContent(event.activity, c.desired)) n.wrongSince = undefined;
+      } else if (event.holds === 'none' && c.desired === null) {
+        Object.assign(n, { published: null, mayHold: false });
+      } else {
+        Object.assign(n, { superseded: true, published: null, mayHold: false });
+      }
+      break;
+    }
+    case 'KEEPALIVE':
+      return { ...c, next: 'stay' };
+    case 'VERIFY_FAILED':
+      // Nothing silently left behind: read again after a backoff, or (on leave) send the DELETE.
+      n = { ...c, retryAt: event.now + event.delayMs, attempt: c.attempt + 1, unverified: c.desired !== null, mayHold: true };
+      break;
+  }
+  const target = settle(n, event.now);
+  n.delayMs = delayFor(n, target, event.now);
+  n.next = target === where && !(event.type === 'WAIT' || event.type === 'SKIPPED' || event.type === 'FAILED' || event.type === 'SENT' || event.type === 'VERIFIED' || event.type === 'VERIFY_FAILED') ? 'stay' : target;
+  return n;
+}
+
+// Most frequent first: guards are evaluated in this order.
+const TARGETS: Exclude<Next, 'stay'>[] = [
+  'active',
+  'updating.sending',
+  'updating.pacing',
+  'gone',
+  'idle',
+  'updating.waiting',
+  'updating.verifying',
+  'updating.backingOff',
+  'leaving.waiting',
+  'leaving.sending',
+  'leaving.verifying',
+  'leaving.backingOff',
+];
+
+/** Builds the chart. One machine serves every player of an engine. */
+export function createPlayerMachine() {
+  // The reducer runs once per event: the guards and the action of one transition run one
+  // after the other, synchronously, so a one-slot cache is enough (a WeakMap per event cost
+  // the garbage collector more than the reducer itself).
+  let lastEvent: PlayerEvent | undefined;
+  let lastFrom: PlayerContext | undefined;
+  let lastTo: PlayerContext | undefined;
+  const reduced = (context: PlayerContext, event: PlayerEvent, where: Where): PlayerContext => {
+    if (event === lastEvent && context === lastFrom) return lastTo!;
+    const to = reduce(context, event, where);
+    lastEvent = event;
+    lastFrom = context;
+    lastTo = to;
+    return to;
+  };
+
+  const machine = setup({
     types: {
       context: {} as PlayerContext,
       events: {} as PlayerEvent,
-      input: {} as { xuid: string },
-    },
-    actors: {
-      acquire: fromPromise<Lease, { xuid: string; priority: Priority }>(({ input, signal }) => services.acquire(input.xuid, input.priority, signal)),
-      send: fromPromise<void, { xuid: string; desired: Desired; lease: Lease; attempt: number }>(({ input, signal }) =>
-        services.send(input.xuid, input.desired, input.lease, input.attempt, signal),
-      ),
+      input: {} as PlayerInput,
+      emitted: {} as PlayerEmitted,
     },
     delays: {
-      retryDelay: ({ context }) => context.retryDelayMs,
-      keepAlive: () => services.keepAliveMs,
+      // Pure functions of the context: `reduce` turned the absolute deadline into a duration.
+      wait: ({ context }) => context.delayMs,
     },
     guards: {
-      hasPending: ({ context }) => context.pending !== null,
-      // A leave for a player whose join never reached the service needs no request at all, and
-      // one whose activity a newer writer (another server) took over must not erase it.
-      leaveWithNothingPublished: ({ context, event }) => event.desired.method === 'DELETE' && (!context.mayHold || context.superseded),
-      // Once another writer took the activity over, only a new join here writes it again.
-      ownedElsewhere: ({ context, event }) => context.superseded && event.desired.reason !== 'join',
-      pendingOwnedElsewhere: ({ context }) => context.superseded && context.pending !== null && context.pending.reason !== 'join',
-      moreUrgent: ({ context, event }) => context.pending === null || event.desired.priority < context.pending.priority,
-      keepAliveWanted: ({ context }) => context.published?.method === 'PUT' && !context.superseded,
-      inFlightWasDelete: ({ context }) => context.inFlight?.method === 'DELETE',
-      failedFor: ({ event }, kind: FailureKind) => classifyFailure((event as unknown as { error: unknown }).error) === kind,
+      goesTo: ({ context, event }, params: { where: Where; to: Next }) => reduced(context, event, params.where).next === params.to,
+      mustVerify: ({ context }) => context.unverified && context.desired !== null,
     },
     actions: {
-      setPending: assign(({ context, event }) => {
-        if (context.pending) services.coalesced(context.xuid);
-        // Coalesced changes keep the most urgent reason among them.
-        const priority = Math.min(event.desired.priority, context.pending?.priority ?? event.desired.priority) as Priority;
-        // A join folded into a later refresh is still, for the logs, the player's join.
-        const reason = context.pending?.reason === 'join' && event.desired.method === 'PUT' ? 'join' : event.desired.reason;
-        return { pending: { ...event.desired, priority, reason } as Desired };
-      }),
-      dropPending: assign(({ context }) => {
-        if (context.pending) services.coalesced(context.xuid);
-        return { pending: null, attempt: 0 };
-      }),
-      takePending: assign(({ context, event }) => ({
-        inFlight: context.pending,
-        pending: null,
-        lease: (event as unknown as { output: Lease }).output,
-      })),
-      keepAlive: assign(({ context }) => {
-        const published = context.published;
-        if (published?.method !== 'PUT') return {};
-        return { pending: { ...published, sequenceNumber: services.stamp(context.xuid), priority: 2, reason: 'keepalive' } as Desired };
-      }),
-      succeeded: assign(({ context }) => {
-        const done = context.inFlight!;
-        services.settled(context.xuid, done, 'ok');
-        return { published: done, inFlight: null, lease: null, attempt: 0, mayHold: done.method === 'PUT', superseded: false };
-      }),
-      superseded: assign(({ context, event }) => {
-        const done = context.inFlight!;
-        services.settled(context.xuid, done, 'superseded', (event as unknown as { error: unknown }).error);
-        return { published: done, inFlight: null, lease: null, attempt: 0, mayHold: done.method === 'PUT', superseded: true };
-      }),
-      gaveUp: assign(({ context, event }) => {
-        const error = (event as unknown as { error: unknown }).error;
-        services.settled(context.xuid, context.inFlight!, 'permanent', error);
-        return { inFlight: null, lease: null, attempt: 0 };
-      }),
-      scheduleRetry: assign(({ context, event }) => {
-        const error = (event as unknown as { error: unknown }).error;
-        const failed = context.inFlight!;
-        const kind = classifyFailure(error);
-        services.settled(context.xuid, failed, kind, error);
+      apply: assign(({ context, event }, params: { where: Where }) => reduced(context, event, params.where)),
+      keepAliveDue: assign({ keepAliveDue: true }),
+      state: emit(({ context }, params: { state: PlayerState }) => ({ type: 'state' as const, xuid: context.xuid, state: params.state })),
+      paced: emit(({ context }, params: { paced: boolean }) => ({ type: 'paced' as const, xuid: context.xuid, paced: params.paced })),
+      send: emit(({ context }) => ({ type: 'send' as const, xuid: context.xuid, priority: priorityOf(context) })),
+      verify: emit(({ context }) => ({ type: 'verify' as const, xuid: context.xuid })),
+      synced: emit(({ context, event }) => {
+        // Only called on SENT; the narrowing keeps TypeScript honest without a cast.
+        const r = event.type === 'SENT' ? event.request : undefined;
         return {
-          // Retry the newest state, not necessarily the one that was refused.
-          pending: context.pending ?? failed,
-          inFlight: null,
-          lease: null,
-          mayHold: context.mayHold || (failed.method === 'PUT' && ambiguous(error)),
-          retryDelayMs: services.retryDelay(context.xuid, failed, error, context.attempt),
-          attempt: context.attempt + 1,
+          type: 'synced' as const,
+          xuid: context.xuid,
+          groupId: r?.groupId ?? context.groupId,
+          method: r?.method ?? 'PUT',
+          sequenceNumber: r?.sequenceNumber ?? 0n,
+          stalenessMs: event.type === 'SENT' ? Math.max(0, event.now - (context.wrongSince ?? event.now)) : 0,
         };
       }),
+      coalesced: emit(({ context }) => ({ type: 'coalesced' as const, xuid: context.xuid })),
     },
-  }).createMachine({
+  });
+
+  /** The transitions of one state: every event goes through `reduce`, then to its target. */
+  // 'stay' first: most events (a count change while a write is queued) change only the context.
+  const decide = (where: Where, withSynced = false) => [
+    { guard: { type: 'goesTo' as const, params: { where, to: 'stay' as Next } }, actions: [{ type: 'apply' as const, params: { where } }] },
+    ...TARGETS.map((to) => ({
+      guard: { type: 'goesTo' as const, params: { where, to: to as Next } },
+      target: `#player.${to}`,
+      reenter: true,
+      actions: [...(withSynced ? [{ type: 'synced' as const }] : []), { type: 'apply' as const, params: { where } }],
+    })),
+  ];
+
+  const external = (where: Where) => ({ DESIRE: decide(where), FLUSH: decide(where) });
+  const answers = (where: Where) => ({
+    WAIT: decide(where),
+    SKIPPED: decide(where),
+    SENT: decide(where, true),
+    FAILED: decide(where),
+    VERIFIED: decide(where),
+    VERIFY_FAILED: decide(where),
+  });
+
+  return machine.createMachine({
     id: 'player',
     context: ({ input }) => ({
       xuid: input.xuid,
-      pending: null,
-      inFlight: null,
+      keepAliveMs: input.keepAliveMs,
+      countRefreshIntervalMs: input.countRefreshIntervalMs,
+      groupId: input.groupId,
+      desired: null,
+      desiredSeq: undefined,
+      reason: 'join',
       published: null,
-      lease: null,
-      mayHold: false,
+      wrongSince: undefined,
+      changedInFlightAt: undefined,
+      waitAt: 0,
+      retryAt: 0,
+      waitPriority: PRIORITY.count,
+      delayMs: 0,
       attempt: 0,
-      retryDelayMs: 0,
+      mayHold: false,
       superseded: false,
+      abandoned: false,
+      ambiguous: false,
+      unverified: false,
+      keepAliveDue: false,
+      flushing: false,
+      next: 'stay',
     }),
     initial: 'idle',
     states: {
       idle: {
-        on: {
-          DESIRE: [{ guard: 'leaveWithNothingPublished' }, { guard: 'ownedElsewhere' }, { target: 'queued', actions: 'setPending' }],
-        },
-      },
-      queued: {
-        invoke: {
-          src: 'acquire',
-          input: ({ context }) => ({ xuid: context.xuid, priority: context.pending!.priority }),
-          onDone: { target: 'sending', actions: 'takePending' },
-        },
-        on: {
-          DESIRE: [
-            { guard: 'leaveWithNothingPublished', target: 'idle', actions: 'dropPending' },
-            // A more urgent change (a leave behind a count refresh) asks for its slot again.
-            { guard: 'moreUrgent', target: 'queued', reenter: true, actions: 'setPending' },
-            { actions: 'setPending' },
-          ],
-        },
-      },
-      sending: {
-        invoke: {
-          src: 'send',
-          input: ({ context }) => ({ xuid: context.xuid, desired: context.inFlight!, lease: context.lease!, attempt: context.attempt }),
-          onDone: [
-            { guard: 'hasPending', target: 'queued', actions: 'succeeded' },
-            { guard: 'inFlightWasDelete', target: 'idle', actions: 'succeeded' },
-            { target: 'active', actions: 'succeeded' },
-          ],
-          onError: [
-            { guard: { type: 'failedFor', params: 'superseded' }, target: 'settle', actions: 'superseded' },
-            { guard: { type: 'failedFor', params: 'permanent' }, target: 'settle', actions: 'gaveUp' },
-            { target: 'backoff', actions: 'scheduleRetry' },
-          ],
-        },
-        on: { DESIRE: { actions: 'setPending' } },
-      },
-      // Routes to the right resting state once a request is over without a retry.
-      settle: {
-        always: [
-          { guard: 'pendingOwnedElsewhere', target: 'idle', actions: 'dropPending' },
-          { guard: 'hasPending', target: 'queued' },
-          { guard: 'keepAliveWanted', target: 'active' },
-          { target: 'idle' },
-        ],
-      },
-      backoff: {
-        after: { retryDelay: 'queued' },
-        on: {
-          DESIRE: [{ guard: 'leaveWithNothingPublished', target: 'idle', actions: 'dropPending' }, { actions: 'setPending' }],
-        },
+        tags: 'settled',
+        entry: { type: 'state', params: { state: 'idle' } },
+        on: external('idle'),
       },
       active: {
-        after: { keepAlive: { guard: 'keepAliveWanted', target: 'queued', actions: 'keepAlive' } },
-        on: { DESIRE: { target: 'queued', actions: 'setPending' } },
+        tags: 'settled',
+        entry: { type: 'state', params: { state: 'active' } },
+        on: { ...external('active'), KEEPALIVE: { target: 'updating.sending', actions: 'keepAliveDue' } },
+      },
+      updating: {
+        entry: { type: 'state', params: { state: 'updating' } },
+        initial: 'sending',
+        states: {
+          pacing: {
+            entry: { type: 'paced', params: { paced: true } },
+            exit: { type: 'paced', params: { paced: false } },
+            after: { wait: 'sending' },
+            on: external('updating.pacing'),
+          },
+          waiting: { after: { wait: 'sending' }, on: external('updating.waiting') },
+          sending: { entry: 'send', on: { ...external('updating.sending'), ...answers('updating.sending') } },
+          verifying: { entry: 'verify', on: { ...external('updating.verifying'), ...answers('updating.verifying') } },
+          backingOff: {
+            after: { wait: [{ guard: 'mustVerify', target: 'verifying' }, { target: 'sending' }] },
+            on: external('updating.backingOff'),
+          },
+        },
+      },
+      leaving: {
+        entry: { type: 'state', params: { state: 'leaving' } },
+        initial: 'sending',
+        states: {
+          waiting: { after: { wait: 'sending' }, on: external('leaving.waiting') },
+          sending: { entry: 'send', on: { ...external('leaving.sending'), ...answers('leaving.sending') } },
+          verifying: { entry: 'verify', on: { ...external('leaving.verifying'), ...answers('leaving.verifying') } },
+          backingOff: { after: { wait: 'sending' }, on: external('leaving.backingOff') },
+        },
+      },
+      gone: {
+        type: 'final',
+        tags: 'settled',
+        entry: { type: 'state', params: { state: 'gone' } },
       },
     },
   });
 }
 
+/** The chart's type. */
 export type PlayerMachine = ReturnType<typeof createPlayerMachine>;

@@ -1,23 +1,20 @@
 /**
- * Plans every write within the service's per-user budgets and sends it through one p-queue.
+ * Plans every request within the service's per-user budgets and runs it through one p-queue.
  *
- * A write first takes a slot in its user's sliding windows (waiting, on the injectable timers,
- * until one is free and any Retry-After has passed), then runs through the queue, which caps
- * concurrency and, optionally, the global rate. The slot is stamped again when the request
- * actually leaves, so the plan never runs ahead of the service's own count.
+ * `acquire` answers at once: a lease (a slot taken in the user's sliding windows) or how long
+ * to wait. The chart does the waiting, on the engine's clock. The queue caps concurrency and
+ * orders by priority; the slot is stamped again when the request actually leaves, so the plan
+ * never runs ahead of the service's own count. p-queue's own interval limiter is not used: it
+ * runs on the global timers, and the optional global rate cap is one more sliding window here.
  */
 import PQueue from 'p-queue';
 import { windowsFor, type RateCategory, type RateLimitConfig } from '../rate-limits.js';
 import { SlidingWindows, type WindowEntry } from '../sliding-window.js';
-import { sleep } from '../sleep.js';
-
-/** Request priorities: lower is more urgent. */
-export const PRIORITY = { leave: 0, settings: 1, count: 2 } as const;
-export type Priority = (typeof PRIORITY)[keyof typeof PRIORITY];
+import { PRIORITY, type Priority } from './desired.js';
 
 /** Options of the scheduler, all with defaults in ActivitySync. */
 export interface SchedulerOptions {
-  /** Per-user write limits to plan for, or false to plan for none. */
+  /** Per-user limits to plan for, or false to plan for none. */
   limits: RateLimitConfig | false;
   /** Added to each window, for latency and clock skew between us and the service. */
   marginMs: number;
@@ -25,21 +22,25 @@ export interface SchedulerOptions {
   concurrency: number;
   /** A global cap: at most `cap` requests in any `intervalMs`. */
   rateCap: { cap: number; intervalMs: number } | undefined;
-  /** A player-count refresh waits at least this long after the player's previous write. */
-  countRefreshIntervalMs: number;
+  /** Monotonic clock. */
   now: () => number;
 }
 
 /** A request's place in its user's budget, from {@link Scheduler.acquire}. */
 export interface Lease {
-  xuid: string;
+  key: string;
   category: RateCategory;
   priority: Priority;
   entry: WindowEntry | undefined;
+  capEntry: WindowEntry | undefined;
 }
 
+const CAP_KEY = '*';
+
+/** Budgets, Retry-After holds and the request queue of one engine. */
 export class Scheduler {
   readonly #windows = new Map<RateCategory, SlidingWindows>();
+  readonly #cap: SlidingWindows | undefined;
   readonly #queue: PQueue;
   readonly #blocked = new Map<string, number>();
   #blockedAll = 0;
@@ -48,68 +49,89 @@ export class Scheduler {
     for (const category of ['write', 'read', 'invite', 'recentPlayers'] as const) {
       if (options.limits) this.#windows.set(category, new SlidingWindows(windowsFor(options.limits, category), options.marginMs));
     }
-    this.#queue = new PQueue({
-      concurrency: options.concurrency,
-      ...(options.rateCap && { intervalCap: options.rateCap.cap, interval: options.rateCap.intervalMs, strict: true }),
-    });
+    if (options.rateCap) this.#cap = new SlidingWindows([{ windowMs: options.rateCap.intervalMs, limit: options.rateCap.cap }]);
+    this.#queue = new PQueue({ concurrency: options.concurrency });
   }
 
   /**
-   * Resolves when `xuid` may write at `priority`: its windows have room (count-only refreshes
-   * leave one write in reserve for a leave) and no Retry-After is pending for it or for all.
+   * A lease if `key` may send a request of `category` at `priority` now, else the wait in ms.
+   * Count refreshes keep one write in reserve for a leave; a Retry-After for the key or for
+   * everyone holds every priority.
    */
-  async acquire(xuid: string, priority: Priority, signal: AbortSignal, category: RateCategory = 'write'): Promise<Lease> {
-    for (;;) {
-      const now = this.options.now();
-      const at = this.availableAt(xuid, priority, now, category);
-      if (at <= now) break;
-      await sleep(at - now, signal);
-    }
-    signal.throwIfAborted();
-    return { xuid, category, priority, entry: this.#windows.get(category)?.record(xuid, this.options.now()) };
+  acquire(key: string, priority: Priority, category: RateCategory = 'write'): Lease | number {
+    const now = this.options.now();
+    const at = this.availableAt(key, priority, now, category);
+    if (at > now) return Math.ceil(at - now);
+    return {
+      key,
+      category,
+      priority,
+      entry: this.#windows.get(category)?.record(key, now),
+      capEntry: this.#cap?.record(CAP_KEY, now),
+    };
   }
 
-  /** When `xuid` could next send a request of `category` at `priority`. */
-  availableAt(xuid: string, priority: Priority, now = this.options.now(), category: RateCategory = 'write'): number {
-    const countOnly = category === 'write' && priority === PRIORITY.count;
-    const windows = this.#windows.get(category);
-    const budget = windows?.availableAt(xuid, now, countOnly ? 1 : 0) ?? now;
-    // Count refreshes are paced: a count a few seconds old matters less to friends than the
-    // requests (and budget) it would cost to chase every arrival.
-    const paced = countOnly ? (windows?.lastAt(xuid) ?? -Infinity) + this.options.countRefreshIntervalMs : 0;
-    return Math.max(budget, paced, this.#blocked.get(blockKey(category, xuid)) ?? 0, this.#blockedAll);
+  /** When `key` could next send a request of `category` at `priority`. */
+  availableAt(key: string, priority: Priority, now = this.options.now(), category: RateCategory = 'write'): number {
+    const reserve = category === 'write' && priority === PRIORITY.count ? 1 : 0;
+    const budget = this.#windows.get(category)?.availableAt(key, now, reserve) ?? now;
+    const cap = this.#cap?.availableAt(CAP_KEY, now) ?? now;
+    const held = this.#blocked.get(blockKey(category, key));
+    if (held !== undefined && held <= now) this.#blocked.delete(blockKey(category, key));
+    return Math.max(budget, cap, held ?? 0, this.#blockedAll);
   }
 
-  /** Runs `send` through the queue under `lease`. An aborted lease gives its slot back. */
-  async run<T>(lease: Lease, signal: AbortSignal, send: () => Promise<T>): Promise<T> {
-    let sent = false;
-    try {
-      return await this.#queue.add(
-        () => {
-          sent = true;
-          if (lease.entry) this.#windows.get(lease.category)?.touch(lease.xuid, lease.entry, this.options.now());
-          return send();
-        },
-        { priority: PRIORITY.count - lease.priority, signal },
-      );
-    } finally {
-      if (!sent && lease.entry) this.#windows.get(lease.category)?.remove(lease.xuid, lease.entry);
-    }
+  /**
+   * Runs `send` through the queue under `lease`. `send` returns false when, at the moment it
+   * could leave, nothing needed sending any more: the slot is given back.
+   */
+  run(lease: Lease, send: () => Promise<boolean> | boolean): Promise<void> {
+    return this.#queue.add(
+      async () => {
+        // p-queue starts a job synchronously inside add(): yield once, so that changes made in
+        // the same tick (a join then a leave, a burst of arrivals) are what leaves.
+        await undefined;
+        const now = this.options.now();
+        if (lease.entry) this.#windows.get(lease.category)?.touch(lease.key, lease.entry, now);
+        if (lease.capEntry) this.#cap?.touch(CAP_KEY, lease.capEntry, now);
+        const sent = await send();
+        if (!sent) this.release(lease);
+      },
+      { priority: PRIORITY.count - lease.priority },
+    );
   }
 
-  /** Holds `xuid`'s requests of `category` (or every request, with `undefined`) until `until`. */
-  block(xuid: string | undefined, until: number, category: RateCategory = 'write'): void {
-    if (xuid === undefined) this.#blockedAll = Math.max(this.#blockedAll, until);
-    else this.#blocked.set(blockKey(category, xuid), Math.max(this.#blocked.get(blockKey(category, xuid)) ?? 0, until));
+  /** Gives a slot back (a request that never left). */
+  release(lease: Lease): void {
+    if (lease.entry) this.#windows.get(lease.category)?.remove(lease.key, lease.entry);
+    if (lease.capEntry) this.#cap?.remove(CAP_KEY, lease.capEntry);
   }
 
-  /** Forgets a player's Retry-After once it has passed (keeps memory flat). */
-  forget(xuid: string, category: RateCategory = 'write'): void {
-    const until = this.#blocked.get(blockKey(category, xuid));
-    if (until !== undefined && until <= this.options.now()) this.#blocked.delete(blockKey(category, xuid));
+  /** Holds `key`'s requests of `category` (or every request, with `undefined`) until `until`. */
+  block(key: string | undefined, until: number, category: RateCategory = 'write'): void {
+    if (key === undefined) this.#blockedAll = Math.max(this.#blockedAll, until);
+    else this.#blocked.set(blockKey(category, key), Math.max(this.#blocked.get(blockKey(category, key)) ?? 0, until));
+  }
+
+  /** Forgets a key's Retry-After once it has passed (keeps memory flat). */
+  forget(key: string, category: RateCategory = 'write'): void {
+    const until = this.#blocked.get(blockKey(category, key));
+    if (until !== undefined && until <= this.options.now()) this.#blocked.delete(blockKey(category, key));
+  }
+
+  /** Keys with budget logs or holds (for memory checks). */
+  get retained(): number {
+    let n = this.#blocked.size;
+    for (const w of this.#windows.values()) n += w.size;
+    return n;
+  }
+
+  /** Requests waiting in the queue or running. */
+  get queued(): number {
+    return this.#queue.size + this.#queue.pending;
   }
 }
 
-function blockKey(category: RateCategory, xuid: string): string {
-  return `${category}/${xuid}`;
+function blockKey(category: RateCategory, key: string): string {
+  return `${category}/${key}`;
 }

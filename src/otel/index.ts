@@ -105,11 +105,7 @@ export function instrumentSync(sync: ActivitySync, options: InstrumentSyncOption
   };
   const onThrottled = (e: ThrottledEvent) => throttles.add(1, { ...base, method: e.method, scope: e.scope });
   const onRetry = (e: RetryEvent) => retries.add(1, { ...base, method: e.method, cause: e.cause });
-  // The engine sets stalenessMs on every synced event; older engines did not, and a missing
-  // value must not be recorded as 0 (it would flatter the histogram).
-  const onSynced = (e: SyncedEvent) => {
-    if (typeof e.stalenessMs === 'number' && Number.isFinite(e.stalenessMs)) staleness.record(e.stalenessMs, { ...base, method: e.method });
-  };
+  const onSynced = (e: SyncedEvent) => staleness.record(e.stalenessMs, { ...base, method: e.method });
   // One stats() read per collection for all seven observables.
   const observe = (result: BatchObservableResult) => {
     const s = sync.stats();

@@ -11,13 +11,14 @@
  * expect(kit.activityOf('2533274800000001')).toMatchObject({ currentPlayers: 1 });
  * await kit.dispose();
  */
-import { install, type Clock } from '@sinonjs/fake-timers';
+import { createClock, install, type Clock } from '@sinonjs/fake-timers';
 import { MpaClient } from '../client.js';
 import { ActivitySync, type ActivitySyncOptions } from '../engine/activity-sync.js';
 import type { RequestEvent, ThrottledEvent } from '../engine/events.js';
 import { EmulatorCore, type EmulatorOptions, type FaultKind, type LoggedRequest, type StoredActivity } from '../emulator/core.js';
 import { inProcessFetch } from '../emulator/server.js';
 import { seededRandom } from '../random.js';
+import { sleep } from '../sleep.js';
 
 /** Options of {@link createTestKit}. */
 export interface TestKitOptions {
@@ -33,10 +34,17 @@ export interface TestKitOptions {
    */
   now?: number | Date;
   /**
-   * Your own fake clock (anything with `tickAsync`), if you installed one. Default: the kit
-   * installs @sinonjs/fake-timers, leaving `nextTick` and `queueMicrotask` real, and uninstalls it in dispose().
+   * Fake the process's global timers too (the kit installs @sinonjs/fake-timers globally,
+   * leaving `nextTick` and `queueMicrotask` real, and uninstalls it in dispose()). Default
+   * false: the engine and the emulator run on a private fake clock, and the process's real
+   * timers stay with your server and its framework.
    */
-  clock?: Pick<Clock, 'tickAsync'>;
+  globalTimers?: boolean;
+  /**
+   * Your own fake clock. A full @sinonjs/fake-timers clock (with `setTimeout`) becomes the
+   * engine's clock; an object with only `tickAsync` means you installed fake timers globally.
+   */
+  clock?: Pick<Clock, 'tickAsync'> | Clock;
 }
 
 /** What {@link createTestKit} returns. */
@@ -46,6 +54,8 @@ export interface TestKit {
   /** The in-process emulator: log, counters, invites, recent-player groups, failNext, reset. */
   readonly emulator: EmulatorCore;
   readonly clock: Pick<Clock, 'tickAsync'>;
+  /** The kit's fake wall-clock time (Unix ms). */
+  now(): number;
   /** Advances fake time by `ms`, running every timer due. */
   advance(ms: number): Promise<void>;
   /** Advances fake time until every desired state is on the service (at most `maxMs`, default 1 h). */
@@ -64,21 +74,49 @@ export interface TestKit {
   dispose(): Promise<void>;
 }
 
+/** The client's default timeout, simulated on the kit's clock (the client's own timer is real). */
+const CLIENT_TIMEOUT_MS = 10_000;
+
 /**
- * Creates an in-process emulator and an ActivitySync wired to it, both on fake timers.
+ * Creates an in-process emulator and an ActivitySync wired to it, on fake time: a private
+ * clock by default, the global timers with `globalTimers: true`.
  */
 export async function createTestKit(options: TestKitOptions = {}): Promise<TestKit> {
   const start = options.now === undefined ? Date.parse('2026-01-01T00:00:00Z') : +options.now;
-  const installed = options.clock ? undefined : install({ now: start, toNotFake: ['nextTick', 'queueMicrotask'] });
-  const clock = options.clock ?? installed!;
-  const emulator = new EmulatorCore(options.emulator);
+  const own = options.clock;
+  const ownIsFull = own !== undefined && typeof (own as Clock).setTimeout === 'function';
+  const installed = options.globalTimers && !own ? install({ now: start, toNotFake: ['nextTick', 'queueMicrotask'] }) : undefined;
+  const priv = !options.globalTimers && !own ? createClock(start) : undefined;
+  const engineClock: Clock | undefined = priv ?? (ownIsFull ? (own as Clock) : undefined);
+  const clock: Pick<Clock, 'tickAsync'> = own ?? installed ?? priv!;
+  const now = engineClock ? () => engineClock.now : () => Date.now();
+
+  // On a private clock the emulator's own latency sleep would run on real timers: the kit
+  // simulates latency and the client's timeout on its clock instead.
+  const { latencyMs = 0, ...emulatorOptions } = options.emulator ?? {};
+  const emulator = new EmulatorCore({ ...emulatorOptions, ...(engineClock ? { now } : { latencyMs }) });
+  const served = inProcessFetch(emulator);
+  const fetchOnClock: typeof fetch = engineClock
+    ? async (input, init) => {
+        let timer: unknown;
+        const timeout = new Promise<never>((_, reject) => {
+          timer = engineClock.setTimeout(() => reject(new TypeError('fetch failed', { cause: new Error('timed out on the test kit clock') })), CLIENT_TIMEOUT_MS);
+        });
+        try {
+          if (latencyMs) await Promise.race([sleep(latencyMs, init?.signal ?? undefined, engineClock), timeout]);
+          return await Promise.race([served(input, init), timeout]);
+        } finally {
+          engineClock.clearTimeout(timer as never);
+        }
+      }
+    : served;
   const client = new MpaClient({
     titleId: options.titleId ?? 1234567890,
     baseUrl: 'http://127.0.0.1:9',
     authorization: () => 'XBL3.0 x=0;test-kit',
-    fetch: inProcessFetch(emulator),
+    fetch: fetchOnClock,
   });
-  const sync = new ActivitySync({ random: seededRandom(1), ...options.sync, client });
+  const sync = new ActivitySync({ random: seededRandom(1), ...(engineClock && { clock: engineClock }), ...options.sync, client });
   const requests: RequestEvent[] = [];
   const throttles: ThrottledEvent[] = [];
   sync.on('request', (e) => requests.push(e));
@@ -99,6 +137,7 @@ export async function createTestKit(options: TestKitOptions = {}): Promise<TestK
     clock,
     requests,
     throttles,
+    now,
     advance: async (ms) => void (await clock.tickAsync(ms)),
     settle: (maxMs = 3_600_000) => runUntil(sync.flush(), maxMs),
     activityOf: (xuid) => emulator.activity(xuid),
