@@ -7,9 +7,9 @@ import { writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { promisify } from 'node:util';
 import { runEmulatorLoad } from './emulator-load.js';
-import type { ProcessResult } from './process.js';
-import { fillAndChurn, handoff, lobbyBurst } from './scenarios.js';
-import { CONVERGE_LIMIT_MS, wireFloor, type WireResult } from './wire.js';
+import type { ChurnHeap, CycleCost, EngineCost, WaitCost } from './process.js';
+import { churn, fillAndChurn, handoff, lobbyBurst } from './scenarios.js';
+import { CONVERGE_LIMIT_MS, COUNT_REFRESH_MS, type WireResult } from './wire.js';
 
 const run = promisify(execFile);
 const started = Date.now();
@@ -38,91 +38,201 @@ const fmt = (n: number | null, digits = 1) => (n === null ? `never (> ${CONVERGE
 const int = (n: number) => Math.round(n).toLocaleString('en-US');
 const table = (head: string[], rows: (string | number)[][]) =>
   [`| ${head.join(' | ')} |`, `| ${head.map(() => '---').join(' | ')} |`, ...rows.map((r) => `| ${r.join(' | ')} |`)].join('\n');
+const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
+let passed = 0;
+let failed = 0;
+/** A figure beside its verdict; every target in RESULTS.md goes through here. */
+const judged = (text: string, ok: boolean) => {
+  if (ok) passed++;
+  else failed++;
+  return `${text ? `${text} ` : ''}**${ok ? 'PASS' : 'FAIL'}**`;
+};
 
-const scenarios = [fillAndChurn(), lobbyBurst(), handoff()];
-const contenders = ['mpa-sync', 'naive', 'sdk-style'] as const;
-console.log('wire: 3 scenarios x 3 contenders on simulated time...');
-const wire = await pool(scenarios.flatMap((s) => contenders.map((c) => () => worker<WireResult>('wire', s.name, c))));
-console.log('process: 1,000 / 10,000 / 100,000 players, 3 runs each...');
-// Real time: the median of three runs, one child process each.
+// Targets (issue 9, "Numbers to reach").
+const RATIO_MAX = 1.05;
+const JOINABILITY_P95_MAX_S = 1;
+const COUNT_P95_MAX_S = COUNT_REFRESH_MS / 1000;
+const CPU_TIMES_FLOOR_MAX = 2;
+const HEAP_PER_PLAYER_MAX = 2048;
+const CHURN_GROWTH_MAX = 15e6;
+// flush() and the synced count are one run each; 10% is the run-to-run noise we allow.
+const FLUSH_TOLERANCE = 1.1;
 const PROCESS_RUNS = 3;
-const processResults: ProcessResult[] = [];
-for (const n of [1000, 10_000, 100_000]) {
-  const runs: ProcessResult[] = [];
-  for (let i = 0; i < PROCESS_RUNS; i++) runs.push(await worker<ProcessResult>('process', String(n)));
-  const med = (pick: (r: ProcessResult) => number) => runs.map(pick).sort((a, b) => a - b)[Math.floor(runs.length / 2)]!;
-  processResults.push({
-    players: n,
-    eventsPerSecond: med((r) => r.eventsPerSecond),
-    cpuMicrosPerEvent: med((r) => r.cpuMicrosPerEvent),
-    heapBytesPerPlayer: med((r) => r.heapBytesPerPlayer),
-    bareActorBytesPerPlayer: med((r) => r.bareActorBytesPerPlayer),
-    mapBytesPerPlayer: med((r) => r.mapBytesPerPlayer),
-  });
-}
+const SMALL = 10_000;
+const LARGE = 100_000;
+const CHURN_PLAYERS = 100_000;
+const SIMULTANEOUS = 20_000;
+
+const scenarios = [fillAndChurn(), lobbyBurst(), handoff(), churn()];
+const contenders = ['mpa-sync', 'naive', 'sdk-style'] as const;
+console.log(`wire (${scenarios.length} scenarios x ${contenders.length} contenders, simulated time) and process (${SMALL.toLocaleString('en-US')} / ${LARGE.toLocaleString('en-US')} players, churn, flush), two at a time...`);
+// Every measurement in a child process of its own, two at a time, the longest first so the
+// pool ends together. CPU figures are process CPU time, so a neighbour costs them little.
+const jobs: [string, ...string[]][] = [
+  ['churn', String(CHURN_PLAYERS)],
+  ['wire', 'handoff', 'naive'],
+  ...Array.from({ length: PROCESS_RUNS }, () => ['engine', String(LARGE)] as [string, string]),
+  ['wait', String(SIMULTANEOUS), 'flush'],
+  ['wait', String(SIMULTANEOUS), 'synced'],
+  ...Array.from({ length: PROCESS_RUNS }, () => ['cycle', String(LARGE), 'entry'] as [string, string, string]),
+  ['cycle', String(LARGE), 'child'],
+  ...scenarios.flatMap((s) => contenders.map((c) => ['wire', s.name, c] as [string, string, string])).filter(([, s, c]) => !(s === 'handoff' && c === 'naive')),
+  ...Array.from({ length: PROCESS_RUNS }, () => ['engine', String(SMALL)] as [string, string]),
+  ...Array.from({ length: PROCESS_RUNS }, () => ['cycle', String(SMALL), 'entry'] as [string, string, string]),
+  ['cycle', String(SMALL), 'child'],
+];
+const results = await pool(jobs.map((args) => () => worker<unknown>(...args)));
+const of = <T>(mode: string, ...args: string[]) => results.filter((_, i) => jobs[i]![0] === mode && args.every((a, k) => jobs[i]![k + 1] === a)) as T[];
+const wire = of<WireResult>('wire');
+const engineAt = (n: number) => {
+  const runs = of<EngineCost>('engine', String(n));
+  const med = (pick: (r: EngineCost) => number) => median(runs.map(pick));
+  return { players: n, requests: med((r) => r.requests), cpu: med((r) => r.cpuMicrosPerRequest), heap: med((r) => r.heapBytesPerPlayer), bare: med((r) => r.bareActorBytesPerPlayer), map: med((r) => r.mapBytesPerPlayer) };
+};
+const cycleAt = (n: number, variant: 'entry' | 'child') => median(of<CycleCost>('cycle', String(n), variant).map((r) => r.cpuMicrosPerCycle));
+const engines = [engineAt(SMALL), engineAt(LARGE)];
+const cycles = [cycleAt(SMALL, 'entry'), cycleAt(LARGE, 'entry')];
+const childCycles = [cycleAt(SMALL, 'child'), cycleAt(LARGE, 'child')];
+const churned = of<ChurnHeap>('churn')[0]!;
+const flushCost = of<WaitCost>('wait', String(SIMULTANEOUS), 'flush')[0]!;
+const syncedCost = of<WaitCost>('wait', String(SIMULTANEOUS), 'synced')[0]!;
 console.log('emulator: autocannon on loopback, 3 runs of 5 s each...');
 const load = await runEmulatorLoad(3, 5);
 
+const mpa = (name: string) => wire.find((r) => r.scenario === name && r.contender === 'mpa-sync')!;
+const glance = table(
+  ['target (mpa-sync)', ...scenarios.map((s) => s.name)],
+  [
+    [`requests / offline optimum <= ${RATIO_MAX}`, ...scenarios.map((s) => judged((mpa(s.name).requests / mpa(s.name).optimum).toFixed(2), mpa(s.name).requests <= RATIO_MAX * mpa(s.name).optimum))],
+    ['429s = 0', ...scenarios.map((s) => judged(int(mpa(s.name).throttled), mpa(s.name).throttled === 0))],
+    [`joinability staleness p95 <= ${JOINABILITY_P95_MAX_S} s`, ...scenarios.map((s) => judged(`${fmt(mpa(s.name).joinabilityP95S, 2)} s`, mpa(s.name).joinabilityP95S <= JOINABILITY_P95_MAX_S))],
+    [`count staleness p95 <= ${COUNT_P95_MAX_S} s`, ...scenarios.map((s) => judged(`${fmt(mpa(s.name).countP95S)} s`, mpa(s.name).countP95S <= COUNT_P95_MAX_S))],
+  ],
+);
 const wireSections = scenarios.map((s) => {
-  const floor = wireFloor(s);
-  const rows = wire
-    .filter((r) => r.scenario === s.name)
-    .map((r) => [r.contender, int(r.requests), int(r.throttled), int(r.failed), fmt(r.staleMeanS), fmt(r.staleP95S), fmt(r.ghostMeanS), fmt(r.ghostP95S), fmt(r.convergeS)]);
-  rows.push(['**floor**', `${int(floor.minRequests)} (one per join and leave); ${int(floor.distinctStates)} distinct states`, '0', '0', '0', '0', '0', '0', '0']);
-  return `### ${s.name}\n\n${s.description}.\n\n${table(['contender', 'requests', '429s', 'failed for good', 'stale mean (s)', 'stale p95 (s)', 'left joinable mean (s)', 'left joinable p95 (s)', 'converged after last event (s)'], rows)}`;
+  const rows = contenders
+    .map((c) => wire.find((r) => r.scenario === s.name && r.contender === c)!)
+    .map((r) => [
+      r.contender,
+      int(r.requests),
+      int(r.optimum),
+      (r.requests / r.optimum).toFixed(2),
+      int(r.throttled),
+      int(r.failed),
+      int(r.joinabilityEpisodes),
+      fmt(r.joinabilityP95S, 2),
+      fmt(r.joinabilityMaxS),
+      int(r.countEpisodes),
+      fmt(r.countP95S),
+      fmt(r.countMaxS),
+      int(r.openAtEnd),
+      fmt(r.convergeS),
+    ]);
+  return `### ${s.name}\n\n${s.description}.\n\n${table(['contender', 'requests', 'offline optimum', 'ratio', '429s', 'failed for good', 'joinability episodes', 'joinability p95 (s)', 'joinability max (s)', 'count episodes', 'count p95 (s)', 'count max (s)', 'still wrong at the end', 'converged after last event (s)'], rows)}`;
 });
+const [small, large] = engines as [ReturnType<typeof engineAt>, ReturnType<typeof engineAt>];
+const processGlance = table(
+  ['target', 'mpa-sync', 'floor or reference (same run)', 'verdict'],
+  [
+    ...engines.map((e, i) => [`CPU per request at ${int(e.players)} players <= ${CPU_TIMES_FLOOR_MAX}x the minimal machine's cycle`, `${e.cpu.toFixed(1)} µs (${(e.cpu / cycles[i]!).toFixed(1)}x)`, `${cycles[i]!.toFixed(1)} µs per idle -> sending -> active cycle`, judged('', e.cpu <= CPU_TIMES_FLOOR_MAX * cycles[i]!)]),
+    [`heap per player at ${int(large.players)} players <= ${HEAP_PER_PLAYER_MAX} B`, `${int(large.heap)} B`, `bare XState actor ${int(large.bare)} B, Map entry ${int(large.map)} B`, judged('', large.heap <= HEAP_PER_PLAYER_MAX)],
+    [`heap after ${int(churned.players)} players join and leave <= ${CHURN_GROWTH_MAX / 1e6} MB above the start`, `+${(churned.heapGrowthBytes / 1e6).toFixed(1)} MB (${int(churned.heapGrowthBytes / churned.players)} B per player)`, '0 MB', judged('', churned.heapGrowthBytes <= CHURN_GROWTH_MAX)],
+    [`\`flush()\` after ${int(SIMULTANEOUS)} simultaneous joins costs no more than counting ${int(SIMULTANEOUS)} \`synced\` events`, `${int(flushCost.cpuMs)} ms CPU, ${int(flushCost.wallMs)} ms wall`, `${int(syncedCost.cpuMs)} ms CPU, ${int(syncedCost.wallMs)} ms wall`, judged('', flushCost.cpuMs <= FLUSH_TOLERANCE * syncedCost.cpuMs)],
+  ],
+);
+const verdicts = { passed, failed };
+const naiveOf = (name: string) => wire.find((r) => r.scenario === name && r.contender === 'naive')!;
+const mpaTotal = scenarios.reduce((n, s) => n + mpa(s.name).requests, 0);
+const naiveTotal = scenarios.reduce((n, s) => n + naiveOf(s.name).requests, 0);
+const optimumTotal = scenarios.reduce((n, s) => n + mpa(s.name).optimum, 0);
+const takeaway = `mpa-sync meets ${verdicts.passed} of ${verdicts.passed + verdicts.failed} targets. Across the ${scenarios.length} scenarios it sent ${int(mpaTotal)} requests where the offline optimum for the same pacing needs ${int(optimumTotal)} and the naive client sent ${int(naiveTotal)}, with ${int(wire.filter((r) => r.contender === 'mpa-sync').reduce((n, r) => n + r.throttled, 0))} 429s against ${int(wire.filter((r) => r.contender !== 'mpa-sync').reduce((n, r) => n + r.throttled, 0))} for the other two.`;
 
 const machine = `${os.cpus().length} cores (${os.cpus()[0]?.model ?? 'unknown CPU'}), ${Math.round(os.totalmem() / 2 ** 30)} GiB, Node ${process.version}, ${os.platform()} ${os.release()}`;
-const mpa = (name: string) => wire.find((r) => r.scenario === name && r.contender === 'mpa-sync')!;
-const naiveOf = (name: string) => wire.find((r) => r.scenario === name && r.contender === 'naive')!;
-const totalSaved = scenarios.reduce((n, s) => n + naiveOf(s.name).requests - mpa(s.name).requests, 0);
-const naiveTotal = scenarios.reduce((n, s) => n + naiveOf(s.name).requests, 0);
-const takeaway = `Across the three scenarios mpa-sync sent ${int(naiveTotal - totalSaved)} requests where the naive client sent ${int(naiveTotal)} (${((100 * totalSaved) / naiveTotal).toFixed(0)}% fewer), with ${int(wire.filter((r) => r.contender === 'mpa-sync').reduce((n, r) => n + r.throttled, 0))} 429s against ${int(wire.filter((r) => r.contender !== 'mpa-sync').reduce((n, r) => n + r.throttled, 0))} for the other two.`;
 
 const md = `# Benchmarks
 
 Generated by \`npm run bench\` on ${new Date(started).toISOString().slice(0, 10)}; machine: ${machine}.
-Nothing here is edited by hand.
+Nothing here is edited by hand. Targets are issue 9's "Numbers to reach"; each figure is printed
+beside its target or floor with PASS or FAIL.
 
 **Takeaway.** ${takeaway}
+
+## Targets at a glance
+
+${glance}
+
+${processGlance}
 
 ## 1. The wire (simulated time, deterministic)
 
 The emulator with the documented rate limits (writes 10 per 15 s and 100 per 300 s per user),
-in-process, on a fake clock: the same figures every run. Contenders on the same seeded event
-streams: **mpa-sync** with defaults; **naive**: on every event PUT (or DELETE) every affected
-player at once, on a 429 wait Retry-After and resend the same request; **sdk-style**: the same
-fan-out with the official SDK's per-call retries (2^n s with jitter, 60 s cap, at least 10 s
-after a 500, 20 s window, Retry-After x1.2 wins when longer, others fail fast while one waits).
+in-process, on a fake clock: the same figures every run. Each scenario's matchmaker events are
+played at their exact millisecond. Contenders: **mpa-sync** with defaults
+(\`countRefreshIntervalMs\` ${COUNT_REFRESH_MS / 1000} s); **naive**: on every event PUT (or DELETE) every
+affected player at once, on a 429 wait Retry-After and resend the same request; **sdk-style**:
+the same fan-out with the official SDK's per-call retries (2^n s with jitter, 60 s cap, at
+least 10 s after a 500, 20 s window, Retry-After x1.2 wins when longer, others fail fast while
+one waits).
 
-Staleness is sampled every second of simulated time for every player: *stale* is how long the
-published activity has differed from the truth while the player is in a match, *left joinable*
-how long an activity stayed after the player left; the mean is over every mismatched sample
-(time-weighted), the p95 likewise. *Failed for good* counts the calls a contender gave up
-on; for sdk-style that includes calls failed fast while another call waited out the same
-endpoint's throttle, which never reach the wire (so it can exceed *requests*). *Converged* is the time from the last event until the
-service matches the truth for everyone (limit ${CONVERGE_LIMIT_MS / 60_000} min). The floor:
-the fewest writes that publish each player's presence (one PUT per join, one DELETE per
-leave), beside the number of distinct desired states the events produce; staleness and
-convergence can be 0 at best (the budget leaves room for one write right after each event).
-mpa-sync paces count-only refreshes to one per player per 15 s by default
-(\`countRefreshIntervalMs\`): that is where its stale mean comes from, and where most of its
-savings come from; joins, settings changes and leaves are never paced.
+*Requests* counts every request the emulator saw (429s and GETs included) until the service
+matched the truth for everyone (or ${CONVERGE_LIMIT_MS / 60_000} min after the last event). The **offline
+optimum** (bench/truth.ts) is computed from the same events for the same pacing: a change
+that alters joinability is written at once, a change of the count alone on a greedy deadline
+schedule (${COUNT_REFRESH_MS / 1000} s after the published count first became wrong, carrying the newest count:
+the fewest writes that keep every count at most that old), and no write whose content equals
+what is published. A ratio below 1 is no saving: it means writes the optimum needed were not
+sent, which shows up as staleness.
+
+Staleness comes from replaying the emulator's log (accepted PUTs and DELETEs) against the
+scenario's truth, per player, to the millisecond. **Joinability** is what a friend needs to
+answer "can I join?": activity present or absent, connection string, join restriction, max
+players, platform, full (current >= max) or not. An *episode* runs from the moment the service
+shows a wrong answer (a change not published yet, or a write of something untrue) until it
+is right again; a change published in its own millisecond is an episode of 0 s, so the
+distribution covers every change friends should see. **Count** episodes are those where both
+sides hold an activity and the player count differs. Episodes still open when the run stops
+are counted with their length so far (*still wrong at the end*). *Failed for good* counts
+the calls a contender gave up on; for sdk-style that includes calls failed fast while another
+waited out the same throttle, which never reach the wire.
 
 ${wireSections.join('\n\n')}
 
 ## 2. The process
 
-An in-process transport that answers 204 at once; matches of 8 players, one join per
-matchmaker event (each changes the count of every member); count pacing off, so every change
-is a request. Events per second through the engine until flushed, CPU per event (user +
-system), and retained heap per player after a full GC, beside a bare XState actor per player
-and a plain Map entry per player (floors). Each figure is the median of ${PROCESS_RUNS} runs, one
-child process each.
+Real time, an in-process transport that answers 204 at once, counting the requests that reach
+it. Each figure is the median of ${PROCESS_RUNS} child processes unless said otherwise.
+
+- **CPU per request**: players join matches of 8 (one join per matchmaker event, each changing
+  every member's count), count pacing off, until \`flush()\`; process CPU (user + system) from
+  the first join, divided by the requests sent. The floor: as many actors of a minimal XState
+  machine, each doing two idle -> sending -> active cycles, each cycle one call of the same
+  transport (entering \`sending\` starts the call, its answer comes back as an event); only the
+  cycles are timed. Beside it, for reference (one run), the same machine with the call in a
+  \`fromPromise\` child actor, as XState's docs would write it: the child alone costs about as
+  much as the rest of the cycle.
+- **Heap per player**: retained heap after the players above rest and a full GC, beside a bare
+  XState actor per player and a Map entry per player (floors).
+- **Churn**: on a fake clock with the engine's defaults, a match of 8 opens every 50 ms, its
+  players join at once, leave together 60 s later and the match closes, until
+  ${int(CHURN_PLAYERS)} players have passed; then 10 minutes pass (every budget window is over) and the heap
+  after a full GC is compared with the heap taken after one warm-up match (one run).
+- **flush**: ${int(SIMULTANEOUS)} players, each alone in a match, join in one tick; \`await sync.flush()\`
+  against counting ${int(SIMULTANEOUS)} \`synced\` events (one each), CPU and wall time from the first join
+  (one run each; ${Math.round((FLUSH_TOLERANCE - 1) * 100)}% allowed for run-to-run noise).
 
 ${table(
-  ['players', 'events/s', 'CPU µs/event', 'heap bytes/player', 'bare XState actor bytes/player (floor)', 'Map entry bytes/player (floor)'],
-  processResults.map((r) => [int(r.players), int(r.eventsPerSecond), int(r.cpuMicrosPerEvent), int(r.heapBytesPerPlayer), int(r.bareActorBytesPerPlayer), int(r.mapBytesPerPlayer)]),
+  ['players', 'requests', 'CPU µs/request', 'minimal machine µs/cycle (floor)', 'with a fromPromise child µs/cycle', 'heap bytes/player', 'bare XState actor bytes/player (floor)', 'Map entry bytes/player (floor)'],
+  engines.map((e, i) => [int(e.players), int(e.requests), e.cpu.toFixed(1), cycles[i]!.toFixed(1), childCycles[i]!.toFixed(1), int(e.heap), int(e.bare), int(e.map)]),
+)}
+
+${table(
+  ['churn: players joined and left', 'requests', 'heap growth', 'per player'],
+  [[int(churned.players), int(churned.requests), `${(churned.heapGrowthBytes / 1e6).toFixed(1)} MB`, `${int(churned.heapGrowthBytes / churned.players)} B`]],
+)}
+
+${table(
+  ['wait for ' + int(SIMULTANEOUS) + ' simultaneous joins', 'CPU ms', 'wall ms'],
+  [flushCost, syncedCost].map((r) => [r.how === 'flush' ? '`await sync.flush()`' : '`synced` events counted', int(r.cpuMs), int(r.wallMs)]),
 )}
 
 ## 3. The emulator

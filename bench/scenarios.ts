@@ -74,6 +74,38 @@ export function handoff(seed = 3): Scenario {
   return { name: 'handoff', description: '200 players move between two servers in four waves, then the match ends', events: sortEvents(events) };
 }
 
+/**
+ * Seats that empty and refill within seconds: a leave and the replacement's join usually land in
+ * the same 15 s window, so every other member's count goes back to what is already published.
+ * Eight matches keep 10 of 12 seats (never full); four keep 8 of 8, so each leave and join also
+ * flips the match between full and not full, which friends must see at once.
+ */
+export function churn(seed = 4): Scenario {
+  const random = seededRandom(seed);
+  const events: BenchEvent[] = [];
+  let next = 0;
+  const end = 10 * 60_000;
+  for (let m = 0; m < 12; m++) {
+    const match = `churn-${m}`;
+    const full = m >= 8;
+    const seats = full ? 8 : 10;
+    events.push({ t: 0, kind: 'alloc', match, settings: settings(m, full ? 8 : 12) });
+    for (let seat = 0; seat < seats; seat++) {
+      let t = Math.floor(random() * 20_000);
+      while (t < end) {
+        const who = xuid(10_000 + next++);
+        events.push({ t, kind: 'join', match, xuid: who });
+        const length = 30_000 + Math.floor(random() * 150_000);
+        if (t + length >= end) break;
+        events.push({ t: t + length, kind: 'leave', match, xuid: who });
+        t += length + 1000 + Math.floor(random() * 7000);
+      }
+    }
+    events.push({ t: end + m * 500, kind: 'end', match });
+  }
+  return { name: 'churn', description: '12 matches for 10 min, each leave refilled 1 to 8 s later; 4 of them stay full, so each leave and join flips joinability', events: sortEvents(events) };
+}
+
 function sortEvents(events: BenchEvent[]): BenchEvent[] {
   return events.map((e, i) => [e, i] as const).sort((a, b) => a[0].t - b[0].t || a[1] - b[1]).map(([e]) => e);
 }

@@ -4,9 +4,9 @@
  * fake clock (hours of play in seconds, the same figures every run).
  */
 import { install } from '@sinonjs/fake-timers';
-import { ActivitySync, EmulatorCore, inProcessFetch, MpaClient, MpaError, MpaThrottledError, seededRandom, SequenceStamper, xboxSequenceNumber } from '../src/index.js';
-import { sleep } from '../src/sleep.js';
-import type { BenchEvent, MatchSettings, Scenario } from './scenarios.js';
+import { ActivitySync, EmulatorCore, inProcessFetch, MpaClient, MpaError, MpaThrottledError, seededRandom, xboxSequenceNumber } from '../src/index.js';
+import type { BenchEvent, Scenario } from './scenarios.js';
+import { activityContent, MatchBook, offlineOptimum, p95, publishedTimeline, sameContent, staleness, truthTimeline } from './truth.js';
 
 interface Contender {
   apply(event: BenchEvent): void;
@@ -14,80 +14,45 @@ interface Contender {
   close(): Promise<void>;
 }
 
-type Truth = Map<string, { match: string; activity: Record<string, unknown> }>;
+/** The count pacing mpa-sync runs with and the offline optimum is computed for (the default). */
+export const COUNT_REFRESH_MS = 15_000;
 
-/** What the scenario says each player's activity should be. */
-class Matches {
-  readonly settings = new Map<string, MatchSettings>();
-  readonly members = new Map<string, Set<string>>();
-  apply(e: BenchEvent): string[] {
-    // Returns the players whose desired state changed.
-    switch (e.kind) {
-      case 'alloc':
-        this.settings.set(e.match, { ...e.settings });
-        this.members.set(e.match, new Set());
-        return [];
-      case 'join': {
-        for (const [m, set] of this.members) if (m !== e.match && set.delete(e.xuid)) return [e.xuid, ...set, ...this.#join(e)];
-        return this.#join(e);
-      }
-      case 'leave': {
-        const set = this.members.get(e.match)!;
-        if (!set.delete(e.xuid)) return [];
-        return [e.xuid, ...set];
-      }
-      case 'settings':
-        Object.assign(this.settings.get(e.match)!, e.update);
-        return [...this.members.get(e.match)!];
-      case 'end': {
-        const gone = [...this.members.get(e.match)!];
-        this.members.delete(e.match);
-        this.settings.delete(e.match);
-        return gone;
-      }
-    }
-  }
-  #join(e: { match: string; xuid: string }): string[] {
-    const set = this.members.get(e.match)!;
-    set.add(e.xuid);
-    return [...set];
-  }
-  matchOf(xuid: string): string | undefined {
-    for (const [m, set] of this.members) if (set.has(xuid)) return m;
-    return undefined;
-  }
-  activityOf(xuid: string): Record<string, unknown> | undefined {
-    const m = this.matchOf(xuid);
-    if (!m) return undefined;
-    const s = this.settings.get(m)!;
-    return { connectionString: s.connectionString, joinRestriction: s.joinRestriction, maxPlayers: s.maxPlayers, currentPlayers: this.members.get(m)!.size, groupId: m };
-  }
-}
+const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
 /** mpa-sync with defaults. */
 function mpaSync(client: MpaClient): Contender {
-  const sync = new ActivitySync({ client, random: seededRandom(11) });
+  const sync = new ActivitySync({ client, random: seededRandom(11), countRefreshIntervalMs: COUNT_REFRESH_MS });
+  let closeFailures = 0;
   return {
     apply(e) {
       if (e.kind === 'alloc') sync.group({ groupId: e.match, ...e.settings });
       else if (e.kind === 'join') sync.getGroup(e.match)!.join(e.xuid);
       else if (e.kind === 'leave') sync.getGroup(e.match)!.leave(e.xuid);
       else if (e.kind === 'settings') sync.getGroup(e.match)!.update(e.update);
-      else void sync.getGroup(e.match)!.close();
+      // Caught: a rejection here would be unhandled and end the measurement.
+      else sync.getGroup(e.match)!.close().catch(() => closeFailures++);
     },
-    failed: () => sync.stats().failed,
+    failed: () => sync.stats().failed + closeFailures,
     close: async () => void (await sync.close({ timeoutMs: 60_000 })),
   };
 }
 
 /** Fan out every change to every affected player at once, with a per-request retry policy. */
 function fanOut(client: MpaClient, retry: (send: () => Promise<void>, xuid: string) => Promise<void>): Contender {
-  const matches = new Matches();
-  const stamper = new SequenceStamper(xboxSequenceNumber, () => Date.now());
+  const matches = new MatchBook();
+  // Strictly increasing per user, on the SDK's scale (what a hand-written client would do).
+  const lastSequence = new Map<string, bigint>();
+  const stamp = (xuid: string) => {
+    const last = lastSequence.get(xuid);
+    const fromClock = xboxSequenceNumber(Date.now());
+    const next = last !== undefined && fromClock <= last ? last + 1n : fromClock;
+    lastSequence.set(xuid, next);
+    return next;
+  };
   let failed = 0;
   const send = (xuid: string) => {
     const activity = matches.activityOf(xuid);
-    const sequenceNumber = stamper.next(xuid);
+    const sequenceNumber = stamp(xuid);
     const call = activity
       ? () => client.setActivity(xuid, { ...(activity as { connectionString: string; joinRestriction: 'Followed' }), sequenceNumber })
       : () => client.deleteActivity(xuid, { sequenceNumber });
@@ -150,89 +115,84 @@ export const CONTENDERS = { 'mpa-sync': mpaSync, naive, 'sdk-style': sdkStyle } 
 export interface WireResult {
   scenario: string;
   contender: string;
+  /** Every request the emulator saw until the service matched the truth (or the limit). */
   requests: number;
+  /** The offline optimum's writes for the same events and pacing. */
+  optimum: number;
   throttled: number;
   failed: number;
-  staleMeanS: number;
-  staleP95S: number;
-  ghostMeanS: number;
-  ghostP95S: number;
+  /** Episodes of a wrong answer to "can I join?", and their p95 and longest duration. */
+  joinabilityEpisodes: number;
+  joinabilityP95S: number;
+  joinabilityMaxS: number;
+  /** Episodes of a wrong player count, and their p95 and longest duration. */
+  countEpisodes: number;
+  countP95S: number;
+  countMaxS: number;
+  /** Episodes still wrong when the run stopped (counted with their duration so far). */
+  openAtEnd: number;
   convergeS: number | null;
 }
 
-export interface WireFloor {
-  scenario: string;
-  /** One PUT per join and one DELETE per leave or end: the fewest writes that publish every player's presence. */
-  minRequests: number;
-  /** Every distinct desired state of every player, published once. */
-  distinctStates: number;
-}
-
-const SAMPLE_MS = 1000;
 /** How long after the last event a contender may take to match the truth before it counts as never. */
 export const CONVERGE_LIMIT_MS = 5 * 60_000;
 
+/**
+ * Plays the scenario's events at their exact (simulated) times through the contender, then
+ * waits until the service matches the truth, then replays the emulator's log against the
+ * scenario's truth (bench/truth.ts).
+ */
 export async function runWire(scenario: Scenario, name: keyof typeof CONTENDERS): Promise<WireResult> {
   const clock = install({ now: Date.parse('2026-01-01T00:00:00Z'), toNotFake: ['nextTick', 'queueMicrotask'] });
   try {
     const emulator = new EmulatorCore();
     const client = new MpaClient({ titleId: 1234567890, baseUrl: 'http://127.0.0.1:9', authorization: () => 'XBL3.0 x=1;bench', fetch: inProcessFetch(emulator) });
     const contender = CONTENDERS[name](client);
-    const truth = new Matches();
+    const book = new MatchBook();
+    const players = new Set<string>();
     const start = Date.now();
-    const stale: number[] = [];
-    const ghost: number[] = [];
-    const since = new Map<string, number>(); // mismatch start per player
-    const everyone = new Set<string>();
-    const sample = () => {
-      const published = new Map(emulator.activities().map((a) => [a.xuid, a]));
-      const now = Date.now();
-      for (const xuid of everyone) {
-        const want = truth.activityOf(xuid);
-        const have = published.get(xuid);
-        const same = want ? have !== undefined && Object.entries(want).every(([k, v]) => (have as unknown as Record<string, unknown>)[k] === v) : have === undefined;
-        if (same) {
-          since.delete(xuid);
-          continue;
-        }
-        const first = since.get(xuid) ?? now;
-        since.set(xuid, first);
-        (want ? stale : ghost).push((now - first) / 1000);
-      }
-      return since.size === 0;
-    };
-    let i = 0;
-    const events = scenario.events;
-    const last = events[events.length - 1]!.t;
-    for (let t = 0; t <= last; t += SAMPLE_MS) {
-      while (i < events.length && events[i]!.t <= t) {
-        const e = events[i++]!;
-        if (e.kind === 'join' || e.kind === 'leave') everyone.add(e.xuid);
-        truth.apply(e);
-        contender.apply(e);
-      }
-      await clock.tickAsync(SAMPLE_MS);
-      sample();
+    const elapsed = () => Date.now() - start;
+    for (const e of scenario.events) {
+      if (e.t > elapsed()) await clock.tickAsync(e.t - elapsed());
+      if (e.kind === 'join' || e.kind === 'leave') players.add(e.xuid);
+      book.apply(e);
+      contender.apply(e);
     }
+    const last = elapsed();
+    const converged = () => {
+      const published = new Map(emulator.activities().map((a) => [a.xuid, activityContent(a)]));
+      for (const xuid of players) if (!sameContent(book.activityOf(xuid), published.get(xuid) ?? null)) return false;
+      return true;
+    };
     let convergeS: number | null = null;
-    for (let waited = 0; waited <= CONVERGE_LIMIT_MS; waited += SAMPLE_MS) {
-      if (sample()) {
-        convergeS = (Date.now() - start - last - SAMPLE_MS) / 1000;
+    // Checked every simulated second, first once the last event's own work has run.
+    await clock.tickAsync(0);
+    for (;;) {
+      if (converged()) {
+        convergeS = (elapsed() - last) / 1000;
         break;
       }
-      await clock.tickAsync(SAMPLE_MS);
+      if (elapsed() - last >= CONVERGE_LIMIT_MS) break;
+      await clock.tickAsync(1000);
     }
+    const endT = elapsed();
+    const truth = truthTimeline(scenario.events);
+    const stale = staleness(truth, publishedTimeline(emulator.log, start), endT);
     const result: WireResult = {
       scenario: scenario.name,
       contender: name,
       requests: emulator.counters.requests,
+      optimum: offlineOptimum(truth, COUNT_REFRESH_MS).writes,
       throttled: emulator.counters.byStatus[429] ?? 0,
       failed: contender.failed(),
-      staleMeanS: mean(stale),
-      staleP95S: p95(stale),
-      ghostMeanS: mean(ghost),
-      ghostP95S: p95(ghost),
-      convergeS: convergeS === null ? null : Math.max(0, convergeS),
+      joinabilityEpisodes: stale.joinability.length,
+      joinabilityP95S: p95(stale.joinability) / 1000,
+      joinabilityMaxS: longest(stale.joinability) / 1000,
+      countEpisodes: stale.count.length,
+      countP95S: p95(stale.count) / 1000,
+      countMaxS: longest(stale.count) / 1000,
+      openAtEnd: stale.openAtEnd,
+      convergeS,
     };
     await Promise.race([contender.close(), clock.tickAsync(120_000)]);
     return result;
@@ -241,25 +201,9 @@ export async function runWire(scenario: Scenario, name: keyof typeof CONTENDERS)
   }
 }
 
-export function wireFloor(scenario: Scenario): WireFloor {
-  const matches = new Matches();
-  let minRequests = 0;
-  let distinctStates = 0;
-  for (const e of scenario.events) {
-    if (e.kind === 'join' || e.kind === 'leave') minRequests++;
-    if (e.kind === 'end') minRequests += matches.members.get(e.match)?.size ?? 0;
-    distinctStates += matches.apply(e).length;
-  }
-  return { scenario: scenario.name, minRequests, distinctStates };
-}
-
-// Time-weighted: every sample of a mismatch counts, so a long mismatch weighs more.
-function mean(values: number[]): number {
-  return values.length ? values.reduce((a, b) => a + b, 0) / values.length : 0;
-}
-
-function p95(values: number[]): number {
-  if (!values.length) return 0;
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * 0.95))]!;
+// A loop, not Math.max(...values): the naive contender's episodes overflow the argument stack.
+function longest(values: readonly number[]): number {
+  let max = 0;
+  for (const v of values) if (v > max) max = v;
+  return max;
 }
