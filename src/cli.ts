@@ -1,11 +1,13 @@
 #!/usr/bin/env node
 /**
  * `mpa-sync emulator [--port 8787] [--host 127.0.0.1] [--tokens a,b] [--no-rate-limits]
- *  [--stale-sequence ignore] [--fault-rate 0.05 --seed 1] [--latency 0]`
+ *  [--stale-sequence ignore] [--fault-rate 0.05 --seed 1] [--latency 0] [--max-body-bytes 65536]
+ *  [--log-size 10000] [--headers-timeout 10000] [--request-timeout 30000] [--keep-alive-timeout 5000]`
  */
 import { parseArgs } from 'node:util';
-import { startEmulator } from './emulator/server.js';
+import { startEmulator, type Emulator } from './emulator/server.js';
 import type { FaultKind } from './emulator/core.js';
+import { MpaValidationError } from './errors.js';
 
 const USAGE = `usage: mpa-sync emulator [options]
 
@@ -21,6 +23,13 @@ and rate limits.
   --fault-rate <p>        probability of a random fault per request (500/503/429/reset/hang)
   --seed <n>              seed of the fault generator (default 1)
   --latency <ms>          delay before every answer (default 0)
+  --max-body-bytes <n>    larger bodies get 413 and are not read (default 65536)
+  --log-size <n>          requests kept in the inspection log (default 10000)
+  --headers-timeout <ms>  time to send the request headers, then 408 (default 10000)
+  --request-timeout <ms>  time to send the whole request, then 408 (default 30000)
+  --keep-alive-timeout <ms>  idle keep-alive connections close after this (default 5000)
+
+GET /_emulator/health answers {status, uptimeMs, requests, memory} (process.memoryUsage()).
 `;
 
 async function main(argv: string[]): Promise<number> {
@@ -36,6 +45,11 @@ async function main(argv: string[]): Promise<number> {
       'fault-rate': { type: 'string', default: '0' },
       seed: { type: 'string', default: '1' },
       latency: { type: 'string', default: '0' },
+      'max-body-bytes': { type: 'string' },
+      'log-size': { type: 'string' },
+      'headers-timeout': { type: 'string' },
+      'request-timeout': { type: 'string' },
+      'keep-alive-timeout': { type: 'string' },
       help: { type: 'boolean', short: 'h', default: false },
     },
   });
@@ -51,15 +65,28 @@ async function main(argv: string[]): Promise<number> {
   if (stale !== 'reject' && stale !== 'ignore') return fail(`--stale-sequence must be reject or ignore, got ${stale}`);
   const each = faultRate / 6;
   const kinds: FaultKind[] = ['500', '503', '503-retry-after', '429', 'reset', 'hang'];
-  const emulator = await startEmulator({
-    port,
-    host: values.host,
-    tokens: values.tokens ? values.tokens.split(',') : undefined,
-    rateLimits: values['no-rate-limits'] ? false : undefined,
-    staleSequence: stale,
-    latencyMs: Number(values.latency) || 0,
-    faults: faultRate > 0 ? { seed: Number(values.seed), rates: Object.fromEntries(kinds.map((k) => [k, each])) } : undefined,
-  });
+  // Numbers are passed as given: startEmulator refuses a bad one, naming the option.
+  const optional = (value: string | undefined) => (value === undefined ? undefined : Number(value));
+  let emulator: Emulator;
+  try {
+    emulator = await startEmulator({
+      port,
+      host: values.host,
+      tokens: values.tokens ? values.tokens.split(',') : undefined,
+      rateLimits: values['no-rate-limits'] ? false : undefined,
+      staleSequence: stale,
+      latencyMs: Number(values.latency) || 0,
+      faults: faultRate > 0 ? { seed: Number(values.seed), rates: Object.fromEntries(kinds.map((k) => [k, each])) } : undefined,
+      maxBodyBytes: optional(values['max-body-bytes']),
+      logSize: optional(values['log-size']),
+      headersTimeoutMs: optional(values['headers-timeout']),
+      requestTimeoutMs: optional(values['request-timeout']),
+      keepAliveTimeoutMs: optional(values['keep-alive-timeout']),
+    });
+  } catch (error) {
+    if (error instanceof MpaValidationError) return fail(error.message);
+    throw error;
+  }
   process.stdout.write(`mpa-sync emulator listening on ${emulator.url}\n`);
   await new Promise<void>((resolve) => {
     process.once('SIGINT', resolve);
