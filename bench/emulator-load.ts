@@ -1,52 +1,178 @@
 /**
- * The emulator's throughput on loopback under autocannon, beside a bare node:http server
- * answering 204 (the ceiling).
+ * The emulator under load, every party in a process of its own: the emulator (the built CLI,
+ * `dist/cli.js`, which is what `npx mpa-sync emulator` runs), a bare node:http server answering
+ * 204 (the ceiling), and autocannon in a third process (bench/load-client.ts). Then a soak:
+ * 200,000 requests against the CLI, its heap read before and after from `/_emulator/health`.
  */
-import { createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import autocannon from 'autocannon';
-import { startEmulator } from '../src/index.js';
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import type { FixedLoad, SoakLoad } from './load-client.js';
+
+const run = promisify(execFile);
+const CLI = fileURLToPath(new URL('../dist/cli.js', import.meta.url));
+const LOAD_CLIENT = fileURLToPath(new URL('./load-client.ts', import.meta.url));
+const BARE = `const s = require('node:http').createServer((req, res) => { res.writeHead(204); res.end(); });
+s.listen(0, '127.0.0.1', () => console.log('listening on http://127.0.0.1:' + s.address().port));`;
+const XUID_EMPTY = '2533274800000001';
+const XUID_HELD = '2533274800000002';
+const ACTIVITY = JSON.stringify({ connectionString: '203.0.113.7:7777', joinRestriction: 'Public', sequenceNumber: '1', currentPlayers: 3, maxPlayers: 8, groupId: 'm1' });
 
 export interface LoadResult {
   target: string;
   requestsPerSecond: number;
   p99LatencyMs: number;
+  /** Requests per second as a share of the bare node:http server's, in percent. */
+  percentOfBare: number;
+  /** CPU time (user + system) the server process spent per request, in µs; null off Linux. */
+  serverCpuMicrosPerRequest: number | null;
+  non2xx: number;
 }
 
-async function load(url: string, durationS: number): Promise<{ rps: number; p99: number }> {
-  const result = await autocannon({
-    url,
-    connections: 32,
-    duration: durationS,
-    headers: { authorization: 'XBL3.0 x=1;bench', 'content-type': 'application/json' },
+export interface SoakResult {
+  requests: number;
+  seconds: number;
+  requestsPerSecond: number;
+  byStatus: Record<string, number>;
+  errors: number;
+  /**
+   * heapUsed after a full GC, in bytes: at start, after a warm-up that fills the request log,
+   * halfway through the soak (by then the invite record is full too) and at its end.
+   */
+  heapStart: number;
+  heapWarm: number;
+  heapHalf: number;
+  heapEnd: number;
+  rssStart: number;
+  rssEnd: number;
+}
+
+interface Server {
+  url: string;
+  process: ChildProcess;
+}
+
+async function startServer(args: string[]): Promise<Server> {
+  const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'inherit'] });
+  const url = await new Promise<string>((resolve, reject) => {
+    child.stdout!.on('data', (chunk: Buffer) => {
+      const found = /listening on (http:\/\/\S+)/.exec(chunk.toString());
+      if (found) resolve(found[1]!);
+    });
+    child.once('exit', (code) => reject(new Error(`server exited with ${code}`)));
   });
-  return { rps: result.requests.average, p99: result.latency.p99 };
+  return { url, process: child };
 }
 
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.floor(sorted.length / 2)]!;
+async function stopServer(server: Server): Promise<void> {
+  const exited = new Promise((resolve) => server.process.once('exit', resolve));
+  server.process.kill('SIGTERM');
+  await exited;
 }
 
-export async function runEmulatorLoad(runs = 3, durationS = 5): Promise<LoadResult[]> {
-  const emulator = await startEmulator({ port: 0, host: '127.0.0.1', rateLimits: false });
-  const bare = createServer((_req, res) => {
-    res.writeHead(204);
-    res.end();
-  });
-  await new Promise<void>((resolve) => bare.listen(0, '127.0.0.1', resolve));
-  const bareUrl = `http://127.0.0.1:${(bare.address() as AddressInfo).port}/`;
-  const targets: [string, string][] = [
-    ['emulator: GET activity (204)', `${emulator.url}/titles/1234567890/users/2533274800000001/activities`],
-    ['bare node:http 204 (ceiling)', bareUrl],
-  ];
-  const out: LoadResult[] = [];
-  for (const [target, url] of targets) {
-    const samples = [];
-    for (let i = 0; i < runs; i++) samples.push(await load(url, durationS));
-    out.push({ target, requestsPerSecond: median(samples.map((s) => s.rps)), p99LatencyMs: median(samples.map((s) => s.p99)) });
+async function client<T>(...args: string[]): Promise<T> {
+  const { stdout } = await run(process.execPath, ['--import', 'tsx', LOAD_CLIENT, ...args], { maxBuffer: 1 << 24 });
+  return JSON.parse(stdout.trim().split('\n').pop()!) as T;
+}
+
+/**
+ * CPU time a process has used, in µs, from /proc (Linux). Steadier than requests per second on
+ * a shared machine: a neighbour can slow the server down, but not make it work more per request.
+ */
+function cpuMicros(pid: number | undefined): number | null {
+  try {
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+    return ((Number(fields[11]) + Number(fields[12])) * 1e6) / 100; // utime + stime, in 1/100 s
+  } catch {
+    return null;
   }
-  await emulator.close();
-  await new Promise((resolve) => bare.close(resolve));
-  return out;
+}
+
+const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
+
+/** Throughput: each target measured `runs` times for `durationS`, interleaved, medians reported. */
+export async function runEmulatorLoad(runs = 3, durationS = 5): Promise<LoadResult[]> {
+  // Rate limits off (one user would be throttled at once); stale writes ignored, so the same
+  // PUT can be repeated: it is still parsed and validated in full, then answered 204.
+  const emulator = await startServer([CLI, 'emulator', '--port', '0', '--no-rate-limits', '--stale-sequence', 'ignore']);
+  const bare = await startServer(['-e', BARE]);
+  try {
+    await fetch(`${emulator.url}/titles/1234567890/users/${XUID_HELD}/activities`, { method: 'PUT', headers: { authorization: 'XBL3.0 x=1;bench' }, body: ACTIVITY });
+    const targets: [string, string[]][] = [
+      ['emulator: GET activity, none held (204)', [`${emulator.url}/titles/1234567890/users/${XUID_EMPTY}/activities`, 'GET']],
+      ['emulator: GET activity, held (200 JSON)', [`${emulator.url}/titles/1234567890/users/${XUID_HELD}/activities`, 'GET']],
+      ['emulator: PUT activity (204)', [`${emulator.url}/titles/1234567890/users/${XUID_HELD}/activities`, 'PUT', ACTIVITY]],
+      ['bare node:http 204 (ceiling)', [`${bare.url}/`, 'GET']],
+    ];
+    const samples = new Map<string, (FixedLoad & { cpuPerRequest: number | null })[]>(targets.map(([name]) => [name, []]));
+    // Interleaved, so that a noisy neighbour on the machine hurts every target alike.
+    for (let i = 0; i < runs; i++) {
+      for (const [name, [url, method, body]] of targets) {
+        const pid = (name.startsWith('bare') ? bare : emulator).process.pid;
+        const cpuBefore = cpuMicros(pid);
+        const load = await client<FixedLoad>('fixed', url!, method!, String(durationS), ...(body ? [body] : []));
+        const cpuAfter = cpuMicros(pid);
+        samples.get(name)!.push({ ...load, cpuPerRequest: cpuBefore === null || cpuAfter === null ? null : (cpuAfter - cpuBefore) / load.requests });
+      }
+    }
+    const bareRps = median(samples.get('bare node:http 204 (ceiling)')!.map((s) => s.requestsPerSecond));
+    return targets.map(([name]) => {
+      const runsOf = samples.get(name)!;
+      const rps = median(runsOf.map((s) => s.requestsPerSecond));
+      const cpu = runsOf.every((s) => s.cpuPerRequest !== null) ? median(runsOf.map((s) => s.cpuPerRequest!)) : null;
+      return { target: name, requestsPerSecond: rps, p99LatencyMs: median(runsOf.map((s) => s.p99LatencyMs)), percentOfBare: (100 * rps) / bareRps, serverCpuMicrosPerRequest: cpu, non2xx: runsOf.reduce((n, s) => n + s.non2xx, 0) };
+    });
+  } finally {
+    await stopServer(emulator);
+    await stopServer(bare);
+  }
+}
+
+interface Health {
+  memory: { heapUsed: number; rss: number };
+  requests: number;
+}
+
+async function health(url: string): Promise<Health> {
+  return (await fetch(`${url}/_emulator/health?gc=1`)).json() as Promise<Health>;
+}
+
+/** The soak: `amount` requests over `users` players against the CLI with its default limits. */
+export async function runEmulatorSoak(amount = 200_000, users = 2000): Promise<SoakResult> {
+  // --expose-gc lets /_emulator/health?gc=1 collect before reading the heap: a steady figure.
+  // Rate limits off: with them on, most of a soak this fast would be 429s, a shorter path.
+  const emulator = await startServer(['--expose-gc', CLI, 'emulator', '--port', '0', '--no-rate-limits']);
+  try {
+    const start = await health(emulator.url);
+    // Warm-up: fills the 10,000-entry log and gives every player an activity and a sequence.
+    const warmUp = 20_000;
+    await client<SoakLoad>('soak', emulator.url, String(warmUp), String(users), '', '0');
+    const warm = await health(emulator.url);
+    // Two halves, so that the heap is read in the middle too: flat means half == end.
+    const half = Math.floor(amount / 2);
+    const first = await client<SoakLoad>('soak', emulator.url, String(half), String(users), '', String(warmUp));
+    const middle = await health(emulator.url);
+    const second = await client<SoakLoad>('soak', emulator.url, String(amount - half), String(users), '', String(warmUp + half));
+    const end = await health(emulator.url);
+    const byStatus: Record<string, number> = { ...first.byStatus };
+    for (const [status, count] of Object.entries(second.byStatus)) byStatus[status] = (byStatus[status] ?? 0) + count;
+    const requests = first.requests + second.requests;
+    const seconds = first.seconds + second.seconds;
+    return {
+      requests,
+      seconds,
+      requestsPerSecond: requests / seconds,
+      byStatus,
+      errors: first.errors + second.errors,
+      heapStart: start.memory.heapUsed,
+      heapWarm: warm.memory.heapUsed,
+      heapHalf: middle.memory.heapUsed,
+      heapEnd: end.memory.heapUsed,
+      rssStart: start.memory.rss,
+      rssEnd: end.memory.rss,
+    };
+  } finally {
+    await stopServer(emulator);
+  }
 }

@@ -2,15 +2,18 @@
 /**
  * `mpa-sync emulator [--port 8787] [--host 127.0.0.1] [--tokens a,b] [--no-rate-limits]
  *  [--stale-sequence ignore] [--fault-rate 0.05 --seed 1] [--latency 0] [--ui]
- *  [--s2s [--sandbox RETAIL] [--s2s-dir d]]`
+ *  [--s2s [--sandbox RETAIL] [--s2s-dir d]] [--max-body-bytes 65536] [--log-size 10000]
+ *  [--headers-timeout 10000] [--request-timeout 30000] [--keep-alive-timeout 5000]`
+ * `mpa-sync --version`
  */
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { startEmulator } from './emulator/server.js';
+import { startEmulator, type Emulator } from './emulator/server.js';
 import type { FaultKind } from './emulator/core.js';
 import { VERSION } from './version.js';
+import { MpaValidationError } from './errors.js';
 
 const USAGE = `usage: mpa-sync emulator [options]
        mpa-sync --version
@@ -34,7 +37,14 @@ and rate limits.
   --sandbox <id>          with --s2s: the sandbox the test certificate is allowed in (default RETAIL)
   --s2s-dir <dir>         with --s2s: where to write cert.pem, key.pem and ca.pem (default: a new
                           temporary directory); they are throw-away test credentials
+  --max-body-bytes <n>    larger bodies get 413 and are not read (default 65536)
+  --log-size <n>          requests kept in the inspection log (default 10000)
+  --headers-timeout <ms>  time to send the request headers, then 408 (default 10000)
+  --request-timeout <ms>  time to send the whole request, then 408 (default 30000)
+  --keep-alive-timeout <ms>  idle keep-alive connections close after this (default 5000)
   -v, --version           print the version and exit
+
+GET /_emulator/health answers {status, uptimeMs, requests, memory} (process.memoryUsage()).
 `;
 
 async function main(argv: string[]): Promise<number> {
@@ -54,6 +64,11 @@ async function main(argv: string[]): Promise<number> {
       s2s: { type: 'boolean', default: false },
       sandbox: { type: 'string', default: 'RETAIL' },
       's2s-dir': { type: 'string' },
+      'max-body-bytes': { type: 'string' },
+      'log-size': { type: 'string' },
+      'headers-timeout': { type: 'string' },
+      'request-timeout': { type: 'string' },
+      'keep-alive-timeout': { type: 'string' },
       help: { type: 'boolean', short: 'h', default: false },
       version: { type: 'boolean', short: 'v', default: false },
     },
@@ -75,17 +90,30 @@ async function main(argv: string[]): Promise<number> {
   if (!/^[A-Za-z0-9._-]+$/.test(values.sandbox)) return fail(`--sandbox must look like RETAIL or XDKS.1, got ${values.sandbox}`);
   const each = faultRate / 6;
   const kinds: FaultKind[] = ['500', '503', '503-retry-after', '429', 'reset', 'hang'];
-  const emulator = await startEmulator({
-    port,
-    host: values.host,
-    tokens: values.tokens ? values.tokens.split(',') : undefined,
-    rateLimits: values['no-rate-limits'] ? false : undefined,
-    staleSequence: stale,
-    latencyMs: Number(values.latency) || 0,
-    ui: values.ui || undefined,
-    faults: faultRate > 0 ? { seed: Number(values.seed), rates: Object.fromEntries(kinds.map((k) => [k, each])) } : undefined,
-    s2s: values.s2s ? { sandboxId: values.sandbox } : undefined,
-  });
+  // Numbers are passed as given: startEmulator refuses a bad one, naming the option.
+  const optional = (value: string | undefined) => (value === undefined ? undefined : Number(value));
+  let emulator: Emulator;
+  try {
+    emulator = await startEmulator({
+      port,
+      host: values.host,
+      tokens: values.tokens ? values.tokens.split(',') : undefined,
+      rateLimits: values['no-rate-limits'] ? false : undefined,
+      staleSequence: stale,
+      latencyMs: Number(values.latency) || 0,
+      ui: values.ui || undefined,
+      faults: faultRate > 0 ? { seed: Number(values.seed), rates: Object.fromEntries(kinds.map((k) => [k, each])) } : undefined,
+      maxBodyBytes: optional(values['max-body-bytes']),
+      logSize: optional(values['log-size']),
+      headersTimeoutMs: optional(values['headers-timeout']),
+      requestTimeoutMs: optional(values['request-timeout']),
+      keepAliveTimeoutMs: optional(values['keep-alive-timeout']),
+      s2s: values.s2s ? { sandboxId: values.sandbox } : undefined,
+    });
+  } catch (error) {
+    if (error instanceof MpaValidationError) return fail(error.message);
+    throw error;
+  }
   process.stdout.write(`mpa-sync emulator listening on ${emulator.url}\n`);
   process.stdout.write(emulator.pageUrl ? `live page: ${emulator.pageUrl}\n` : 'live page: off (not on loopback; pass --ui to serve it)\n');
   if (emulator.s2s) {

@@ -72,6 +72,34 @@ it('`mpa-sync emulator --s2s` serves the token endpoints and writes the test cer
   }
 });
 
+it('refuses a bad limit flag, naming the option', async () => {
+  const child = spawn(process.execPath, [cli, 'emulator', '--port', '0', '--max-body-bytes', 'lots'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let err = '';
+  child.stderr.on('data', (c: Buffer) => (err += c.toString()));
+  const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
+  expect(code).toBe(2);
+  expect(err).toMatch(/maxBodyBytes: must be an integer/);
+});
+
+it('`mpa-sync emulator --max-body-bytes` caps bodies and /_emulator/health reports the process memory', { timeout: 20_000 }, async () => {
+  const child = spawn(process.execPath, [cli, 'emulator', '--port', '0', '--max-body-bytes', '100', '--log-size', '5'], { stdio: ['ignore', 'pipe', 'inherit'] });
+  try {
+    const url = await new Promise<string>((resolve, reject) => {
+      child.stdout.on('data', (chunk: Buffer) => {
+        const found = /listening on (http:\/\/\S+)/.exec(chunk.toString());
+        if (found) resolve(found[1]!);
+      });
+      child.once('exit', (code) => reject(new Error(`emulator exited with ${code}`)));
+    });
+    const res = await fetch(`${url}/titles/${TITLE}/users/2533274800000001/activities`, { method: 'PUT', headers: { authorization: TOKEN }, body: 'x'.repeat(101) });
+    expect(res.status).toBe(413);
+    const health = (await (await fetch(`${url}/_emulator/health`)).json()) as { requests: number; memory: { heapUsed: number } };
+    expect(health).toMatchObject({ requests: 1, memory: { heapUsed: expect.any(Number) } });
+  } finally {
+    child.kill('SIGTERM');
+  }
+});
+
 it('`mpa-sync --version` prints the package version', async () => {
   const { VERSION } = await import('../src/version.js');
   const child = spawn(process.execPath, [cli, '--version'], { stdio: ['ignore', 'pipe', 'pipe'] });

@@ -254,3 +254,89 @@ describe('emulator: expiry, faults, inspection', () => {
     expect(await hung).toBe('dropped');
   });
 });
+
+describe('emulator: bounded log and cheap id checks', () => {
+  it('keeps the last logSize requests oldest-first while the counters keep counting', async () => {
+    const { call, core } = harness({ logSize: 3, rateLimits: false });
+    for (let i = 1; i <= 5; i++) await call('GET', path(String(i)));
+    expect(core.log.map((r) => r.xuid)).toEqual(['3', '4', '5']);
+    expect(core.counters.requests).toBe(5);
+    expect(core.counters.byMethod.GET).toBe(5);
+  });
+
+  it('retains 10,000 requests by default, no more', async () => {
+    const { call, core } = harness({ rateLimits: false });
+    for (let i = 1; i <= 10_050; i++) await call('GET', path(String(i)));
+    expect(core.log).toHaveLength(10_000);
+    expect(core.log[0]!.xuid).toBe('51');
+    expect(core.log.at(-1)!.xuid).toBe('10050');
+    expect(core.counters.requests).toBe(10_050);
+  });
+
+  it('assigning an array replaces the retained log (core.log = [] clears it)', async () => {
+    const { call, core } = harness({ logSize: 2 });
+    await call('GET', path());
+    core.log = [];
+    expect(core.log).toEqual([]);
+    await call('GET', path());
+    expect(core.log).toHaveLength(1);
+    expect(core.counters.requests).toBe(2);
+  });
+
+  it('invites and recent-player groups are bounded by logSize too', async () => {
+    const { call, core } = harness({ logSize: 2, rateLimits: false });
+    for (let i = 1; i <= 4; i++) {
+      await call('POST', `/titles/${TITLE}/invites/server`, { sender: String(i), invitedUsers: ['99'] });
+      await call('POST', `/titles/${TITLE}/recentplayergroups/server`, { recentPlayerGroups: [{ recentPlayers: [{ id: String(i) }, { id: '99' }], timestamp: '2026-01-01T00:00:00Z', encounterType: 'Default' }] });
+    }
+    expect(core.invites.map((i) => i.sender)).toEqual(['3', '4']);
+    expect(core.recentPlayerGroups.map((g) => g.players[0])).toEqual(['3', '4']);
+    expect(core.counters.requests).toBe(8);
+  });
+
+  it('handleNow answers at once like handle, and defers to handle when latencyMs is set', async () => {
+    const { core } = harness();
+    const request = { method: 'GET', path: path(), headers: { authorization: TOKEN }, body: '' };
+    expect(core.handleNow(request)).toMatchObject({ kind: 'answer', status: 204 });
+    expect(await core.handle(request)).toMatchObject({ kind: 'answer', status: 204 });
+    expect(core.counters.requests).toBe(2);
+    const slow = harness({ latencyMs: 5 });
+    expect(slow.core.handleNow(request)).toBeUndefined();
+    expect(slow.core.counters.requests).toBe(0);
+  });
+
+  it('a bad percent-escape in the xuid is a 400 naming the xuid', async () => {
+    const { call } = harness();
+    const r = await call('GET', `/titles/${TITLE}/users/%ZZ/activities`);
+    expect(r.status).toBe(400);
+    expect(r.body).toMatchObject({ errorCode: 'RequestValidationError', debugMessage: expect.stringMatching(/xuid/) });
+    expect((await call('GET', `/titles/${TITLE}/users/%32%35/activities`)).status).toBe(204);
+  });
+
+  it.each([
+    ['leading zeros', '00042', 204],
+    ['the largest ulong', '18446744073709551615', 204],
+    ['past the largest ulong', '18446744073709551616', 400],
+    ['zero', '0', 400],
+    ['a sign', '+42', 400],
+  ])('an xuid with %s (%s) in the path answers %i', async (_name, xuid, status) => {
+    const { call } = harness();
+    expect((await call('GET', path(xuid))).status).toBe(status);
+  });
+
+  it.each([
+    ['4294967295', 204],
+    ['4294967296', 400],
+    ['0', 400],
+    ['1e3', 400],
+  ])('title id %s in the path answers %i', async (title, status) => {
+    const { call } = harness();
+    expect((await call('GET', `/titles/${title}/users/${XUID}/activities`)).status).toBe(status);
+  });
+
+  it('a leading-zero xuid is the same user as its canonical form', async () => {
+    const { put, core } = harness();
+    await put('00042');
+    expect(core.activity('42')).toBeDefined();
+  });
+});

@@ -27,7 +27,7 @@ describe('two servers, one emulator', () => {
     await settle(clock, serverA.flush());
 
     // Server A's network is slow: its DELETE takes 5 s to arrive.
-    emulator.core.log.length = 0;
+    emulator.core.log = [];
     const handle = emulator.core.handle.bind(emulator.core);
     emulator.core.handle = async (request) => {
       if (request.method === 'DELETE') await sleep(5000); // on the fake clock

@@ -4,11 +4,13 @@
  * inspection API. `server.ts` puts it on a socket; `fetch` serves it in-process.
  */
 import { z } from 'zod';
-import { activityInputSchema, deleteInputSchema, inviteInputSchema, LIMITS, recentPlayerGroupsSchema, titleIdSchema, wirePlatformSchema, xuidSchema } from '../schemas.js';
+import { activityInputSchema, deleteInputSchema, inviteInputSchema, LIMITS, recentPlayerGroupsSchema, wirePlatformSchema, xuidSchema } from '../schemas.js';
 import { resolveRateLimits, windowsFor, type RateCategory, type RateLimitConfig, type RateLimitOverride } from '../rate-limits.js';
 import { SlidingWindows, type WindowUsage } from '../sliding-window.js';
 import { seededRandom, type RandomSource } from '../random.js';
 import { sleep } from '../sleep.js';
+import { RingBuffer } from './ring-buffer.js';
+import { integerOption } from './option-checks.js';
 
 /** A fault the emulator can inject instead of serving a request. */
 export type FaultKind = '500' | '503' | '503-retry-after' | '429' | 'reset' | 'hang' | 'not-json';
@@ -47,7 +49,16 @@ export interface EmulatorOptions {
    * XSTS token and a valid Signature. Default: the built-in check.
    */
   authorize?: (request: CoreRequest) => AuthorizationCheck;
+  /**
+   * How many requests {@link EmulatorCore.log} retains (the most recent ones), and likewise
+   * invites and recent-player groups. Default 10,000; 0 keeps none. The counters count every
+   * request whatever this is.
+   */
+  logSize?: number;
 }
+
+/** Default of {@link EmulatorOptions.logSize}. */
+const DEFAULT_LOG_SIZE = 10_000;
 
 /** The result of a custom Authorization check: who called, or the refusal to answer with. */
 export type AuthorizationCheck = { caller: string } | { status: number; errorCode: string; debugMessage: string; headers?: Record<string, string> };
@@ -136,7 +147,15 @@ export type CoreResponse =
   | { kind: 'reset' }
   | { kind: 'hang' };
 
-const AUTH_FORM = /^XBL3\.0 x=([^;\s]+);\S.*$/;
+// Checks the start only: a real XSTS token is over a kilobyte, and node has already refused
+// control characters in header values.
+const AUTH_FORM = /^XBL3\.0 x=([^;\s]+);\S/;
+// Ids in the path are checked with regular expressions, not zod: this runs on every request.
+// A canonical xuid (no leading zero, at most 19 digits) is always within 1..2^64-1; anything
+// else (leading zeros, 20 digits, garbage) takes the schema's slower path and its messages.
+const CANONICAL_XUID = /^[1-9][0-9]{0,18}$/;
+const DECIMAL = /^[0-9]{1,10}$/;
+const MAX_TITLE_ID = 2 ** 32 - 1;
 const ACTIVITY_PATH = /^\/titles\/([^/]+)\/users\/([^/]+)\/activities\/?$/;
 const INVITE_PATH = /^\/titles\/([^/]+)\/invites\/server\/?$/;
 const QUERY_PATH = /^\/titles\/([^/]+)\/activities\/query\/?$/;
@@ -181,9 +200,10 @@ export class EmulatorCore {
   #lastSequence = new Map<string, bigint>();
   #inFlight = new Map<string, number>();
   #forced: { kind: FaultKind; retryAfterSeconds: number }[] = [];
-  log: LoggedRequest[] = [];
-  invites: RecordedInvite[] = [];
-  recentPlayerGroups: RecordedRecentPlayerGroup[] = [];
+  readonly #log: RingBuffer<LoggedRequest>;
+  #lastTitle: { raw: string; titleId: number } | undefined;
+  readonly #invites: RingBuffer<RecordedInvite>;
+  readonly #recentPlayerGroups: RingBuffer<RecordedRecentPlayerGroup>;
   counters: EmulatorCounters = emptyCounters();
 
   constructor(options: EmulatorOptions = {}) {
@@ -194,6 +214,60 @@ export class EmulatorCore {
     }
     this.#random = seededRandom(options.faults?.seed ?? 1);
     this.#tokens = options.tokens ? new Set(options.tokens) : undefined;
+    const logSize = integerOption('logSize', options.logSize, DEFAULT_LOG_SIZE, 0, 10_000_000);
+    this.#log = new RingBuffer(logSize);
+    this.#invites = new RingBuffer(logSize);
+    this.#recentPlayerGroups = new RingBuffer(logSize);
+  }
+
+  /**
+   * The most recent requests (at most `logSize`, default 10,000), oldest first, as a new
+   * array each time it is read. Assigning an array replaces what is retained (`core.log = []`
+   * clears it); mutating the array that was read changes nothing.
+   */
+  get log(): LoggedRequest[] {
+    return this.#log.toArray();
+  }
+
+  set log(entries: readonly LoggedRequest[]) {
+    this.#log.replace(entries);
+  }
+
+  /** The most recent invites accepted (at most `logSize`), oldest first; a copy, like `log`. */
+  get invites(): RecordedInvite[] {
+    return this.#invites.toArray();
+  }
+
+  set invites(entries: readonly RecordedInvite[]) {
+    this.#invites.replace(entries);
+  }
+
+  /** The most recent recent-player groups accepted (at most `logSize`), oldest first; a copy. */
+  get recentPlayerGroups(): RecordedRecentPlayerGroup[] {
+    return this.#recentPlayerGroups.toArray();
+  }
+
+  set recentPlayerGroups(entries: readonly RecordedRecentPlayerGroup[]) {
+    this.#recentPlayerGroups.replace(entries);
+  }
+
+  /**
+   * Logs and counts an answer the transport gives on its own, before or instead of
+   * {@link EmulatorCore.handle}: 413 for a body past the limit, 500 when handling failed. So
+   * `log` and `counters` show every answered request.
+   */
+  refuse(method: string, path: string, status: number, errorCode: string, debugMessage: string): CoreResponse {
+    this.#record({ time: this.now(), method, path, xuid: undefined, status, body: undefined }, status);
+    return json(status, { errorCode, debugMessage });
+  }
+
+  #record(entry: LoggedRequest, status: number): void {
+    entry.status = status;
+    this.#log.push(entry);
+    const counters = this.counters;
+    counters.requests++;
+    counters.byStatus[status] = (counters.byStatus[status] ?? 0) + 1;
+    counters.byMethod[entry.method] = (counters.byMethod[entry.method] ?? 0) + 1;
   }
 
   now(): number {
@@ -249,22 +323,49 @@ export class EmulatorCore {
     this.#lastSequence.clear();
     for (const w of this.#windows.values()) w.clear();
     this.#forced = [];
-    this.log = [];
-    this.invites = [];
-    this.recentPlayerGroups = [];
+    this.#log.clear();
+    this.#invites.clear();
+    this.#recentPlayerGroups.clear();
     this.counters = emptyCounters();
     this.#random = seededRandom(this.#options.faults?.seed ?? 1);
   }
 
-  async handle(request: CoreRequest): Promise<CoreResponse> {
+  /**
+   * Serves one request; the transports (`startEmulator`, `inProcessFetch`) call it for every
+   * request. Bad input is an answer (400, 401, 404, 405, 429...), not a rejection.
+   */
+  handle(request: CoreRequest): Promise<CoreResponse> {
+    if (!this.#options.latencyMs) {
+      try {
+        return Promise.resolve(this.handleNow(request)!);
+      } catch (error) {
+        return Promise.reject(error as Error);
+      }
+    }
+    return this.#serveLater(request, routeOf(request.method, request.path), this.#options.latencyMs);
+  }
+
+  /**
+   * {@link EmulatorCore.handle} without the promise, for a transport's hot path: the answer,
+   * or `undefined` when it cannot be given at once (with `latencyMs`; then call `handle`).
+   */
+  handleNow(request: CoreRequest): CoreResponse | undefined {
+    if (this.#options.latencyMs) return undefined;
     const route = routeOf(request.method, request.path);
+    // Served synchronously: a user can then have only one request in flight, so the
+    // in-flight bookkeeping of #serveLater is only needed when answers wait.
+    if (route?.xuid && this.counters.maxConcurrentPerUser < 1) this.counters.maxConcurrentPerUser = 1;
+    return this.#serve(request, route);
+  }
+
+  async #serveLater(request: CoreRequest, route: Route | undefined, latencyMs: number): Promise<CoreResponse> {
     const user = route?.xuid;
     const flightKey = user ?? '';
     const concurrent = (this.#inFlight.get(flightKey) ?? 0) + 1;
     this.#inFlight.set(flightKey, concurrent);
     if (user) this.counters.maxConcurrentPerUser = Math.max(this.counters.maxConcurrentPerUser, concurrent);
     try {
-      if (this.#options.latencyMs) await sleep(this.#options.latencyMs, request.signal).catch(() => undefined);
+      await sleep(latencyMs, request.signal).catch(() => undefined);
       return this.#serve(request, route);
     } finally {
       const left = (this.#inFlight.get(flightKey) ?? 1) - 1;
@@ -278,11 +379,7 @@ export class EmulatorCore {
     let body: unknown;
     const entry: LoggedRequest = { time, method: request.method, path: request.path, xuid: route?.xuid, status: 0, body: undefined };
     const finish = (response: CoreResponse, status: number): CoreResponse => {
-      entry.status = status;
-      this.log.push(entry);
-      this.counters.requests++;
-      this.counters.byStatus[status] = (this.counters.byStatus[status] ?? 0) + 1;
-      this.counters.byMethod[request.method] = (this.counters.byMethod[request.method] ?? 0) + 1;
+      this.#record(entry, status);
       return response;
     };
     try {
@@ -325,23 +422,19 @@ export class EmulatorCore {
       if (!route) throw new Refusal(404, { errorCode: 'NotFound', debugMessage: `no route for ${request.method} ${request.path}` });
       if (route.kind === 'wrong-method') throw new Refusal(405, { errorCode: 'MethodNotAllowed', debugMessage: `${request.method} is not allowed on ${request.path}` });
       const caller = this.#authorize(request);
-      const titleParsed = titleIdSchema.safeParse(route.titleId);
-      if (!titleParsed.success) throw invalid(`titleId: ${titleParsed.error.issues[0]!.message}`);
-      const titleId = titleParsed.data;
+      // A game server uses one title id for hours: the last one checked is remembered.
+      if (route.titleId !== this.#lastTitle?.raw) this.#lastTitle = { raw: route.titleId, titleId: parseTitleId(route.titleId) };
+      const titleId = this.#lastTitle.titleId;
       if (this.#options.titleIds && !this.#options.titleIds.includes(titleId)) {
         throw invalid(`the caller may not access title ${titleId}`, 'AuthorizationError');
       }
       let subject = caller;
-      if (route.xuid !== undefined) {
-        const parsed = xuidSchema.safeParse(route.xuid);
-        if (!parsed.success) throw invalid(`xuid: ${parsed.error.issues[0]!.message}`);
-        subject = parsed.data;
-      }
+      if (route.xuid !== undefined) subject = parseXuid(route.xuid);
       if (route.kind === 'invite' && body && typeof body === 'object' && typeof (body as { sender?: unknown }).sender === 'string') {
         subject = (body as { sender: string }).sender;
         entry.xuid = subject;
       }
-      this.#rateLimit(route.category, `${titleId}/${subject}`, time);
+      if (this.#limits) this.#rateLimit(route.category, `${titleId}/${subject}`, time);
       const status = this.#apply(route, titleId, subject, body, time);
       if (status.kind === 'answer') return finish(status, status.status);
       return finish(status, 0);
@@ -394,14 +487,14 @@ export class EmulatorCore {
     switch (route.kind) {
       case 'get': {
         const activity = this.#live(key, time);
-        return activity ? json(200, present(activity)) : answer(204, '');
+        return activity ? json(200, present(activity)) : NO_CONTENT;
       }
       case 'put':
       case 'delete': {
         const input = route.kind === 'put' ? parseWire(wireActivity, body) : parseWire(wireDelete, body);
         const last = this.#lastSequence.get(key);
         if (last !== undefined && input.sequenceNumber <= last) {
-          if (this.#options.staleSequence === 'ignore') return answer(204, '');
+          if (this.#options.staleSequence === 'ignore') return NO_CONTENT;
           throw invalid(`sequenceNumber ${input.sequenceNumber} is not greater than the last accepted ${last}`);
         }
         this.#lastSequence.set(key, input.sequenceNumber);
@@ -422,12 +515,12 @@ export class EmulatorCore {
             updatedAt: time,
           });
         }
-        return answer(204, '');
+        return NO_CONTENT;
       }
       case 'invite': {
         const input = parseWire(wireInvite, body);
-        this.invites.push({ time, titleId, sender: input.sender, invitedUsers: input.invitedUsers, connectionString: input.connectionString, platform: input.platform });
-        return answer(204, '');
+        this.#invites.push({ time, titleId, sender: input.sender, invitedUsers: input.invitedUsers, connectionString: input.connectionString, platform: input.platform });
+        return NO_CONTENT;
       }
       case 'query': {
         const input = parseWire(wireQuery, body);
@@ -440,9 +533,9 @@ export class EmulatorCore {
       case 'recent': {
         const input = parseWire(wireRecent, body);
         for (const g of input.recentPlayerGroups) {
-          this.recentPlayerGroups.push({ time, titleId, players: g.recentPlayers.map((p) => p.id), timestamp: g.timestamp, encounterType: g.encounterType });
+          this.#recentPlayerGroups.push({ time, titleId, players: g.recentPlayers.map((p) => p.id), timestamp: g.timestamp, encounterType: g.encounterType });
         }
-        return answer(204, '');
+        return NO_CONTENT;
       }
       default:
         throw new Refusal(404, { errorCode: 'NotFound', debugMessage: 'no such route' });
@@ -488,12 +581,13 @@ type Route =
   | { kind: 'wrong-method'; titleId: string; xuid?: undefined; category: RateCategory };
 
 function routeOf(method: string, rawPath: string): Route | undefined {
-  const path = rawPath.split('?')[0]!;
+  const query = rawPath.indexOf('?');
+  const path = query === -1 ? rawPath : rawPath.slice(0, query);
   let m = ACTIVITY_PATH.exec(path);
   if (m) {
     const kind = method === 'GET' ? 'get' : method === 'PUT' ? 'put' : method === 'DELETE' ? 'delete' : undefined;
     if (!kind) return { kind: 'wrong-method', titleId: m[1]!, category: 'read' };
-    return { kind, titleId: m[1]!, xuid: decodeURIComponent(m[2]!), category: kind === 'get' ? 'read' : 'write' };
+    return { kind, titleId: m[1]!, xuid: decodeSegment(m[2]!), category: kind === 'get' ? 'read' : 'write' };
   }
   for (const [re, kind, category] of [
     [INVITE_PATH, 'invite', 'invite'],
@@ -504,6 +598,34 @@ function routeOf(method: string, rawPath: string): Route | undefined {
     if (m) return method === 'POST' ? { kind, titleId: m[1]!, category } : { kind: 'wrong-method', titleId: m[1]!, category };
   }
   return undefined;
+}
+
+/**
+ * Percent-decodes a path segment. A bad escape (`%ZZ`) is left as it came: the id check that
+ * follows refuses it with a 400 naming the field, instead of a URIError escaping the handler.
+ */
+function decodeSegment(segment: string): string {
+  if (!segment.includes('%')) return segment;
+  try {
+    return decodeURIComponent(segment);
+  } catch {
+    return segment;
+  }
+}
+
+function parseTitleId(raw: string): number {
+  if (!DECIMAL.test(raw)) throw invalid('titleId: must be a decimal integer from 1 to 4294967295');
+  const titleId = Number(raw);
+  if (titleId < 1) throw invalid('titleId: must be at least 1');
+  if (titleId > MAX_TITLE_ID) throw invalid(`titleId: must be at most ${MAX_TITLE_ID} (2^32-1)`);
+  return titleId;
+}
+
+function parseXuid(raw: string): string {
+  if (CANONICAL_XUID.test(raw)) return raw;
+  const parsed = xuidSchema.safeParse(raw);
+  if (!parsed.success) throw invalid(`xuid: ${parsed.error.issues[0]!.message}`);
+  return parsed.data;
 }
 
 function present(a: StoredActivity) {
@@ -523,6 +645,9 @@ function present(a: StoredActivity) {
 function throttledEntity(current: number, max: number, periodSeconds: number, debugMessage: string) {
   return { currentRequests: String(current), maxRequests: String(max), periodInSeconds: String(periodSeconds), limitType: 'Rate', debugMessage, version: '1' };
 }
+
+// Shared by every 204: nothing downstream mutates an answer, so one object serves them all.
+const NO_CONTENT: CoreResponse = Object.freeze({ kind: 'answer', status: 204, headers: Object.freeze({}) as Record<string, string>, body: '' });
 
 function answer(status: number, body: string, headers: Record<string, string> = {}): CoreResponse {
   return { kind: 'answer', status, headers, body };

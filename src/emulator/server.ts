@@ -2,11 +2,14 @@
  * The emulator on a real socket (node:http), plus an in-process `fetch` for tests that want
  * no sockets at all. Both serve the same {@link EmulatorCore}.
  */
+import { setMaxListeners } from 'node:events';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { EmulatorCore, type CoreResponse, type EmulatorOptions, type FaultKind, type StoredActivity } from './core.js';
 import { inspectionListener, inspectionServed } from './inspection-http.js';
 import { startS2sService, type S2sCredentials, type S2sOptions } from './s2s.js';
+import { readBody, TOO_LARGE } from './body-reader.js';
+import { integerOption, MAX_TIMER_MS } from './option-checks.js';
 
 /** Options of {@link startEmulator}. */
 export interface StartEmulatorOptions extends EmulatorOptions {
@@ -25,6 +28,19 @@ export interface StartEmulatorOptions extends EmulatorOptions {
    * Default off (any well-formed `XBL3.0` header is accepted).
    */
   s2s?: boolean | S2sOptions;
+  /**
+   * Largest request body, in bytes. Past it the answer is 413 `RequestEntityTooLarge` and
+   * nothing more of the body is kept: up to 1 MiB more is read and dropped (so that a client
+   * still sending sees the answer), then the connection is cut. Default 64 KiB, which holds
+   * the largest valid body (20 recent-player groups of 100 players).
+   */
+  maxBodyBytes?: number;
+  /** Time a client has to send the request line and headers, in ms; then 408. Default 10,000. */
+  headersTimeoutMs?: number;
+  /** Time a client has to send the whole request, body included, in ms; then 408. Default 30,000. */
+  requestTimeoutMs?: number;
+  /** How long an idle keep-alive connection stays open, in ms. Default 5,000. */
+  keepAliveTimeoutMs?: number;
 }
 
 /**
@@ -54,24 +70,74 @@ export interface Emulator {
   failNext(kind: FaultKind, count?: number, retryAfterSeconds?: number): void;
   /** Forget all state, logs and counters. */
   reset(): void;
-  /** Stop listening and drop every open connection (hung ones included). */
+  /**
+   * Stop listening, drop every open connection (hung ones and half-sent bodies included) and
+   * cancel pending `latencyMs` delays. Resolves promptly; calling it again is harmless.
+   */
   close(): Promise<void>;
   /** With `s2s`: the certificate, key, CA and token endpoint URLs to give `xboxServiceAuth`. */
   readonly s2s?: S2sCredentials | undefined;
 }
 
+/** The emulator's own routes live under this prefix, apart from the service's. */
+const HEALTH_PATH = '/_emulator/health';
+const HEALTH_QUERY = `${HEALTH_PATH}?`;
+const DEFAULT_MAX_BODY_BYTES = 64 * 1024;
+// How much more of an over-limit body is read (and dropped) after the 413, before the
+// connection is cut: enough for the answer to reach a client that is still sending.
+const LINGER_BYTES = 1024 * 1024;
+// Node checks header and request timeouts on this interval (default 30 s, which would let a
+// 10 s timeout run 40 s); one timer per server, stopped by close().
+const TIMEOUT_CHECK_MS = 1000;
+// One reason for every cancelled delay: abort() without one builds a DOMException each time.
+const CLOSED = Object.freeze(new Error('the emulator was closed'));
+
+interface Transport {
+  readonly core: EmulatorCore;
+  readonly maxBodyBytes: number;
+  readonly closing: AbortSignal;
+  readonly startedAt: number;
+}
+
 /** Starts the emulator on `host:port` (default 127.0.0.1, any free port). */
 export async function startEmulator(options: StartEmulatorOptions = {}): Promise<Emulator> {
+  const maxBodyBytes = integerOption('maxBodyBytes', options.maxBodyBytes, DEFAULT_MAX_BODY_BYTES, 0, 2 ** 30);
+  const headersTimeout = integerOption('headersTimeoutMs', options.headersTimeoutMs, 10_000, 1, MAX_TIMER_MS);
+  const requestTimeout = integerOption('requestTimeoutMs', options.requestTimeoutMs, Math.max(30_000, headersTimeout), headersTimeout, MAX_TIMER_MS);
+  const keepAliveTimeout = integerOption('keepAliveTimeoutMs', options.keepAliveTimeoutMs, 5000, 1, MAX_TIMER_MS);
   const s2s = options.s2s ? await startS2sService(options.s2s === true ? {} : options.s2s, () => (options.now ?? Date.now)(), options.host ?? '127.0.0.1') : undefined;
   const core = new EmulatorCore(s2s ? { ...options, authorize: (request) => s2s.authorize(request) } : options);
+  const closing = new AbortController();
+  // Every delayed answer listens to this one signal: no "possible leak" warning past ten.
+  setMaxListeners(0, closing.signal);
+  const transport: Transport = { core, maxBodyBytes, closing: closing.signal, startedAt: Date.now() };
   const sockets = new Set<Socket>();
   const inspection = inspectionListener(core, { ui: options.ui, host: options.host ?? '127.0.0.1' });
-  const server: Server = createServer((req, res) => inspection(req, res) || void serveHttp(core, req, res));
+  const server: Server = createServer(
+    { headersTimeout, requestTimeout, keepAliveTimeout, connectionsCheckingInterval: Math.min(TIMEOUT_CHECK_MS, headersTimeout) },
+    (req, res) => {
+      // serveHttp answers every error itself; this is the last line, so that nothing a
+      // request does can become an uncaught exception or unhandled rejection in the host.
+      try {
+        if (inspection(req, res)) return;
+        serveHttp(transport, req, res)?.then(undefined, (error: unknown) => answerInternalError(transport, req, res, error));
+      } catch (error) {
+        answerInternalError(transport, req, res, error);
+      }
+    },
+  );
   // The token endpoints live and die with the emulator (s2s.close() never rejects).
-  if (s2s) server.once('close', () => void s2s.close());
+  if (s2s) server.once('close', () => s2s.close().catch(() => undefined));
   server.on('connection', (socket) => {
     sockets.add(socket);
     socket.on('close', () => sockets.delete(socket));
+  });
+  server.on('clientError', answerClientError);
+  // Node hands CONNECT to this event, not to the request handler: answer it like any other
+  // method the API does not have, instead of dropping the connection.
+  server.on('connect', (_req: IncomingMessage, socket: Socket) => {
+    socket.on('error', () => socket.destroy()); // node detached its own error handler
+    endWithJson(socket, 405, 'Method Not Allowed', 'MethodNotAllowed', 'CONNECT is not allowed');
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
@@ -82,6 +148,7 @@ export async function startEmulator(options: StartEmulatorOptions = {}): Promise
   });
   const address = server.address() as AddressInfo;
   const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
+  let closed: Promise<void> | undefined;
   return {
     url: `http://${host}:${address.port}`,
     pageUrl: inspectionServed({ ui: options.ui, host: options.host ?? '127.0.0.1' }) ? `http://${host}:${address.port}/` : undefined,
@@ -93,29 +160,148 @@ export async function startEmulator(options: StartEmulatorOptions = {}): Promise
     failNext: (kind, count, retryAfterSeconds) => core.failNext(kind, count, retryAfterSeconds),
     reset: () => core.reset(),
     close: () =>
-      new Promise<void>((resolve) => {
-        for (const socket of sockets) socket.destroy();
+      (closed ??= new Promise<void>((resolve) => {
+        closing.abort(CLOSED);
         server.close(() => resolve());
-      }),
+        for (const socket of sockets) socket.destroy();
+      })),
     s2s: s2s?.credentials,
   };
 }
 
-async function serveHttp(core: EmulatorCore, req: IncomingMessage, res: ServerResponse): Promise<void> {
-  const chunks: Buffer[] = [];
-  for await (const chunk of req) chunks.push(chunk as Buffer);
-  const headers: Record<string, string | undefined> = {};
-  for (const [name, value] of Object.entries(req.headers)) headers[name] = Array.isArray(value) ? value.join(', ') : value;
-  const aborted = new AbortController();
-  res.on('close', () => aborted.abort());
-  const response = await core.handle({ method: req.method ?? 'GET', path: req.url ?? '/', headers, body: Buffer.concat(chunks).toString('utf8'), signal: aborted.signal });
-  if (response.kind === 'reset') {
-    req.socket.destroy();
+/**
+ * One request, start to answer. Every path ends in an answer or a dropped connection, and
+ * every failure is caught here or in the caller's `.then(undefined, ...)`: none escapes as an
+ * unhandled rejection. No `async` on the way of a GET: it costs a promise per request.
+ */
+function serveHttp(transport: Transport, req: IncomingMessage, res: ServerResponse): Promise<void> | undefined {
+  const method = req.method ?? 'GET';
+  const path = req.url ?? '/';
+  if (path === HEALTH_PATH || path.startsWith(HEALTH_QUERY)) return answerHealth(transport, res, path.endsWith('?gc=1'));
+  // GET and HEAD carry no body in this API: node discards one if a client sends it anyway.
+  if (method === 'GET' || method === 'HEAD' || (req.headers['content-length'] === undefined && req.headers['transfer-encoding'] === undefined)) {
+    return answerFromCore(transport, req, res, method, path, '');
+  }
+  return readBody(req, transport.maxBodyBytes).then((read) => {
+    if (read === undefined) return; // the client went away mid-body: nobody to answer
+    if (read !== TOO_LARGE) return answerFromCore(transport, req, res, method, path, read);
+    const response = transport.core.refuse(method, path, 413, 'RequestEntityTooLarge', `the body exceeds ${transport.maxBodyBytes} bytes`);
+    if (Number(req.headers['content-length']) > transport.maxBodyBytes + LINGER_BYTES) res.shouldKeepAlive = false;
+    else discardRest(req, res);
+    write(res, response);
+  });
+}
+
+function answerFromCore(transport: Transport, req: IncomingMessage, res: ServerResponse, method: string, path: string, body: string): Promise<void> | undefined {
+  // Node joins repeated headers into one string (set-cookie aside, which the emulator never
+  // reads), so the parsed headers are passed as they are: no copy per request.
+  const headers = req.headers as Record<string, string | undefined>;
+  const { core } = transport;
+  const request = { method, path, headers, body, signal: transport.closing };
+  let pending: Promise<CoreResponse>;
+  try {
+    // Without a promise when it can (a test that replaces core.handle still gets every call).
+    const now = core.handle === EmulatorCore.prototype.handle ? core.handleNow(request) : undefined;
+    if (now) {
+      deliver(req, res, now);
+      return undefined;
+    }
+    pending = core.handle(request);
+  } catch (error) {
+    pending = Promise.reject(error as Error);
+  }
+  return pending.then(
+    (response) => deliver(req, res, response),
+    (error: unknown) => deliver(req, res, transport.core.refuse(method, path, 500, 'InternalServerError', describe(error))),
+  );
+}
+
+function deliver(req: IncomingMessage, res: ServerResponse, response: CoreResponse): void {
+  if (response.kind === 'reset') req.socket.destroy();
+  else write(res, response); // 'hang': write() leaves it unanswered, as asked
+}
+
+/**
+ * Drops the rest of an over-limit body, up to {@link LINGER_BYTES}, then the connection. A
+ * client still uploading when the 413 is sent would otherwise get a TCP reset that can wipe
+ * the 413 from its receive buffer before it reads it; a body much bigger than the limit is
+ * cut off all the same, nothing of it is kept.
+ */
+function discardRest(req: IncomingMessage, res: ServerResponse): void {
+  // Node destroys a `Connection: close` request's socket as soon as the answer is written;
+  // keep it until the body is dropped, then end it gracefully as the client asked.
+  const closeAfter = !res.shouldKeepAlive;
+  res.shouldKeepAlive = true;
+  let left = LINGER_BYTES;
+  req.on('data', (chunk: Buffer) => {
+    left -= chunk.length;
+    if (left < 0) req.socket.destroy();
+  });
+  if (closeAfter) req.once('end', () => req.socket.end());
+  req.resume();
+}
+
+function write(res: ServerResponse, response: CoreResponse): void {
+  if (response.kind !== 'answer' || res.headersSent || res.destroyed) return;
+  if (response.body === '') {
+    // The common 204: head only, written in one go as a bare node:http server does.
+    res.writeHead(response.status, response.headers);
+    res.end();
     return;
   }
-  if (response.kind === 'hang') return;
-  res.writeHead(response.status, response.headers);
+  // The head in one call with its Content-Length: no per-header setHeader, no chunking.
+  const head: string[] = [];
+  for (const name in response.headers) head.push(name, response.headers[name]!);
+  head.push('content-length', String(Buffer.byteLength(response.body)));
+  res.writeHead(response.status, head);
   res.end(response.body);
+}
+
+/**
+ * `GET /_emulator/health`: the process's memory, for soak tests. With `?gc=1` in a process
+ * started with `--expose-gc`, a full collection runs first, so the heap figure is steady.
+ */
+function answerHealth(transport: Transport, res: ServerResponse, collect: boolean): undefined {
+  if (collect) (globalThis as { gc?: () => void }).gc?.();
+  const body = JSON.stringify({ status: 'ok', uptimeMs: Date.now() - transport.startedAt, requests: transport.core.counters.requests, memory: process.memoryUsage() });
+  write(res, { kind: 'answer', status: 200, headers: { 'content-type': 'application/json' }, body });
+}
+
+function answerInternalError(transport: Transport, req: IncomingMessage, res: ServerResponse, error: unknown): void {
+  try {
+    write(res, transport.core.refuse(req.method ?? 'GET', req.url ?? '/', 500, 'InternalServerError', describe(error)));
+  } catch {
+    req.socket.destroy();
+  }
+}
+
+// Names the failure without echoing request data (headers can hold tokens).
+function describe(error: unknown): string {
+  return `the emulator failed to handle the request (${error instanceof Error ? error.name : typeof error})`;
+}
+
+const CLIENT_ERRORS: Record<string, [number, string, string, string]> = {
+  HPE_HEADER_OVERFLOW: [431, 'Request Header Fields Too Large', 'RequestHeaderFieldsTooLarge', 'the request headers are too large'],
+  ERR_HTTP_REQUEST_TIMEOUT: [408, 'Request Timeout', 'RequestTimeout', 'the request was not received in time'],
+};
+
+/**
+ * Malformed HTTP and timeouts, which node detects before any handler runs: the same JSON body
+ * as every other refusal, then the connection closes. Not logged: there is no request to log.
+ */
+function answerClientError(error: NodeJS.ErrnoException, socket: Socket): void {
+  if (socket.writable && socket.bytesWritten === 0 && error.code !== 'ECONNRESET') {
+    const [status, reason, errorCode, debugMessage] = CLIENT_ERRORS[error.code ?? ''] ?? [400, 'Bad Request', 'BadRequest', 'the request is not valid HTTP/1.1'];
+    endWithJson(socket, status, reason, errorCode, debugMessage);
+    return;
+  }
+  socket.destroy();
+}
+
+/** Writes a whole answer on a raw socket, then closes it once the bytes are out. */
+function endWithJson(socket: Socket, status: number, reason: string, errorCode: string, debugMessage: string): void {
+  const body = JSON.stringify({ errorCode, debugMessage });
+  socket.end(`HTTP/1.1 ${status} ${reason}\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`, () => socket.destroy());
 }
 
 /** A `fetch` answering from the core in-process: same behaviour, no socket, no real time. */

@@ -1,0 +1,87 @@
+/**
+ * The load generator, in a process of its own so that it never shares a CPU or an event loop
+ * with the server it measures. Prints one JSON line:
+ * - `fixed <url> <method> <seconds> [body]`: autocannon, 32 connections, one request repeated;
+ * - `soak <baseUrl> <amount> <users> <first>`: autocannon sends `amount` requests cycling over
+ *   `users` players (PUT, GET, query, invite, DELETE), 32 connections; request numbers (and so
+ *   sequence numbers) start at `first`, so that a second soak continues the first.
+ */
+import autocannon from 'autocannon';
+
+const HEADERS = { authorization: 'XBL3.0 x=1;bench', 'content-type': 'application/json' };
+const [mode, url, a, b, c, d] = process.argv.slice(2);
+
+export interface FixedLoad {
+  requests: number;
+  requestsPerSecond: number;
+  p99LatencyMs: number;
+  non2xx: number;
+  errors: number;
+}
+
+export interface SoakLoad {
+  requests: number;
+  seconds: number;
+  requestsPerSecond: number;
+  byStatus: Record<string, number>;
+  errors: number;
+}
+
+async function fixed(target: string, method: string, seconds: number, body: string | undefined): Promise<FixedLoad> {
+  const result = await autocannon({ url: target, method: method as 'GET', connections: 32, duration: seconds, headers: HEADERS, body });
+  return { requests: result.requests.total, requestsPerSecond: result.requests.average, p99LatencyMs: result.latency.p99, non2xx: result.non2xx, errors: result.errors };
+}
+
+async function soak(base: string, amount: number, users: number, first: number): Promise<SoakLoad> {
+  let n = first;
+  const xuid = (i: number) => String(2533274800000000n + BigInt(i % users));
+  const started = performance.now();
+  const result = await autocannon({
+    url: base,
+    connections: 32,
+    amount,
+    headers: HEADERS,
+    requests: [
+      {
+        setupRequest: (request) => {
+          // Fresh headers every time: autocannon writes the previous request's content-length
+          // into a shared headers object, which would make a GET after a PUT claim a body.
+          const withBody = { ...request, headers: { ...HEADERS } };
+          const bodiless = { ...request, headers: { authorization: HEADERS.authorization }, body: undefined };
+          const i = n++;
+          // Rounds over every player: four of writes, three of reads, a query, an invite, a
+          // leave. A round is far longer than the 32 requests in flight, so one player's
+          // requests never overtake each other, and sequence numbers rise with i: all accepted.
+          const user = xuid(i);
+          const activity = `/titles/1234567890/users/${user}/activities`;
+          switch (Math.floor(i / users) % 10) {
+            case 0:
+            case 1:
+            case 2:
+            case 3:
+              return { ...withBody, method: 'PUT', path: activity, body: JSON.stringify({ connectionString: `10.0.0.${i % 250}:7777`, joinRestriction: 'Public', sequenceNumber: String(i + 1), currentPlayers: 1 + (i % 8), maxPlayers: 8, groupId: `m${i % 97}` }) };
+            case 4:
+            case 5:
+            case 6:
+              return { ...bodiless, method: 'GET', path: activity };
+            case 7:
+              return { ...withBody, method: 'POST', path: '/titles/1234567890/activities/query', body: JSON.stringify({ users: [user, xuid(i + 1), xuid(i + 2)] }) };
+            case 8:
+              return { ...withBody, method: 'POST', path: '/titles/1234567890/invites/server', body: JSON.stringify({ sender: user, invitedUsers: [xuid(i + 3)] }) };
+            default:
+              return { ...withBody, method: 'DELETE', path: activity, body: JSON.stringify({ sequenceNumber: String(i + 1) }) };
+          }
+        },
+      },
+    ],
+  });
+  const seconds = (performance.now() - started) / 1000;
+  const byStatus: Record<string, number> = {};
+  for (const [status, { count }] of Object.entries(result.statusCodeStats ?? {})) byStatus[status] = Number(count);
+  const requests = Object.values(byStatus).reduce((sum, count) => sum + count, 0);
+  return { requests, seconds, requestsPerSecond: requests / seconds, byStatus, errors: result.errors };
+}
+
+const out = mode === 'soak' ? await soak(url!, Number(a), Number(b), Number(d ?? 0)) : await fixed(url!, a!, Number(b), c);
+process.stdout.write(`${JSON.stringify(out)}\n`);
+process.exit(0);
