@@ -5,7 +5,9 @@
  * writes any engine could have sent for the same pacing (the offline optimum).
  *
  * No clock, no I/O: the benchmark feeds it the scenario and the log, test/bench-truth.test.ts
- * feeds it hand-made timelines.
+ * feeds it hand-made timelines. The content and joinability rules are written here again on
+ * purpose rather than imported from src/engine/desired.ts: a yardstick that shares the code it
+ * measures would agree with that code's mistakes.
  */
 import type { BenchEvent, MatchSettings } from './scenarios.js';
 

@@ -1,4 +1,5 @@
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcessByStdio } from 'node:child_process';
+import type { Readable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { expect, it } from 'vitest';
 import { MpaClient } from '../src/client.js';
@@ -6,16 +7,34 @@ import { TITLE, TOKEN } from './helpers.js';
 
 const cli = fileURLToPath(new URL('../dist/cli.js', import.meta.url));
 
-it('`mpa-sync emulator` serves the four seed calls and the query call', { timeout: 20_000 }, async () => {
-  const child = spawn(process.execPath, [cli, 'emulator', '--port', '0', '--host', '127.0.0.1'], { stdio: ['ignore', 'pipe', 'inherit'] });
-  try {
-    const url = await new Promise<string>((resolve, reject) => {
-      child.stdout.on('data', (chunk: Buffer) => {
-        const found = /listening on (http:\/\/\S+)/.exec(chunk.toString());
-        if (found) resolve(found[1]!);
-      });
-      child.once('exit', (code) => reject(new Error(`emulator exited with ${code}`)));
+/** Starts `mpa-sync <args>` and resolves once its output matches `ready` (the URL line by default). */
+async function running(args: string[], ready = /listening on (http:\/\/\S+)\n/): Promise<{ child: ChildProcessByStdio<null, Readable, null>; url: string; out: string }> {
+  const child = spawn(process.execPath, [cli, ...args], { stdio: ['ignore', 'pipe', 'inherit'] });
+  let out = '';
+  await new Promise<void>((resolve, reject) => {
+    child.stdout.on('data', (chunk: Buffer) => {
+      out += chunk.toString();
+      if (ready.test(out)) resolve();
     });
+    child.once('exit', (code) => reject(new Error(`mpa-sync exited with ${code}`)));
+  });
+  return { child, url: /listening on (\S+)/.exec(out)![1]!, out };
+}
+
+/** Runs `mpa-sync <args>` to its end. */
+async function ran(args: string[]): Promise<{ code: number | null; out: string; err: string }> {
+  const child = spawn(process.execPath, [cli, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  let err = '';
+  child.stdout.on('data', (c: Buffer) => (out += c.toString()));
+  child.stderr.on('data', (c: Buffer) => (err += c.toString()));
+  const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
+  return { code, out, err };
+}
+
+it('`mpa-sync emulator` serves the four seed calls and the query call', { timeout: 20_000 }, async () => {
+  const { child, url } = await running(['emulator', '--port', '0', '--host', '127.0.0.1']);
+  try {
     expect(url).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
     const client = new MpaClient({ titleId: TITLE, baseUrl: url, authorization: () => TOKEN });
     await client.setActivity('2533274800000001', { connectionString: 'c', joinRestriction: 'Public', sequenceNumber: 1 });
@@ -30,10 +49,7 @@ it('`mpa-sync emulator` serves the four seed calls and the query call', { timeou
 });
 
 it('refuses bad flags with a usage message', async () => {
-  const child = spawn(process.execPath, [cli, 'emulator', '--port', '99999'], { stdio: ['ignore', 'pipe', 'pipe'] });
-  let err = '';
-  child.stderr.on('data', (c: Buffer) => (err += c.toString()));
-  const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
+  const { code, err } = await ran(['emulator', '--port', '99999']);
   expect(code).toBe(2);
   expect(err).toMatch(/--port must be 0\.\.65535/);
 });
@@ -42,17 +58,8 @@ it('`mpa-sync emulator --s2s` serves the token endpoints and writes the test cer
   const { readFileSync } = await import('node:fs');
   const path = await import('node:path');
   const { xboxServiceAuth } = await import('../src/auth/service-auth.js');
-  const child = spawn(process.execPath, [cli, 'emulator', '--port', '0', '--s2s', '--sandbox', 'XDKS.1'], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const { child, url, out } = await running(['emulator', '--port', '0', '--s2s', '--sandbox', 'XDKS.1'], /ca\.pem in .+\n/);
   try {
-    let out = '';
-    await new Promise<void>((resolve, reject) => {
-      child.stdout.on('data', (chunk: Buffer) => {
-        out += chunk.toString();
-        if (/ca\.pem in /.test(out) && out.endsWith('\n')) resolve();
-      });
-      child.once('exit', (code) => reject(new Error(`emulator exited with ${code}`)));
-    });
-    const url = /listening on (\S+)/.exec(out)![1]!;
     const dir = /ca\.pem in (.+)\n/.exec(out)![1]!;
     const file = (name: string) => readFileSync(path.join(dir, name), 'utf8');
     expect(out).not.toContain('PRIVATE KEY');
@@ -73,24 +80,14 @@ it('`mpa-sync emulator --s2s` serves the token endpoints and writes the test cer
 });
 
 it('refuses a bad limit flag, naming the option', async () => {
-  const child = spawn(process.execPath, [cli, 'emulator', '--port', '0', '--max-body-bytes', 'lots'], { stdio: ['ignore', 'pipe', 'pipe'] });
-  let err = '';
-  child.stderr.on('data', (c: Buffer) => (err += c.toString()));
-  const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
+  const { code, err } = await ran(['emulator', '--port', '0', '--max-body-bytes', 'lots']);
   expect(code).toBe(2);
   expect(err).toMatch(/maxBodyBytes: must be an integer/);
 });
 
 it('`mpa-sync emulator --max-body-bytes` caps bodies and /_emulator/health reports the process memory', { timeout: 20_000 }, async () => {
-  const child = spawn(process.execPath, [cli, 'emulator', '--port', '0', '--max-body-bytes', '100', '--log-size', '5'], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const { child, url } = await running(['emulator', '--port', '0', '--max-body-bytes', '100', '--log-size', '5']);
   try {
-    const url = await new Promise<string>((resolve, reject) => {
-      child.stdout.on('data', (chunk: Buffer) => {
-        const found = /listening on (http:\/\/\S+)/.exec(chunk.toString());
-        if (found) resolve(found[1]!);
-      });
-      child.once('exit', (code) => reject(new Error(`emulator exited with ${code}`)));
-    });
     const res = await fetch(`${url}/titles/${TITLE}/users/2533274800000001/activities`, { method: 'PUT', headers: { authorization: TOKEN }, body: 'x'.repeat(101) });
     expect(res.status).toBe(413);
     const health = (await (await fetch(`${url}/_emulator/health`)).json()) as { requests: number; memory: { heapUsed: number } };
@@ -102,10 +99,7 @@ it('`mpa-sync emulator --max-body-bytes` caps bodies and /_emulator/health repor
 
 it('`mpa-sync --version` prints the package version', async () => {
   const { VERSION } = await import('../src/version.js');
-  const child = spawn(process.execPath, [cli, '--version'], { stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '';
-  child.stdout.on('data', (c: Buffer) => (out += c.toString()));
-  const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
+  const { code, out } = await ran(['--version']);
   expect(code).toBe(0);
   expect(out).toBe(`${VERSION}\n`);
 });

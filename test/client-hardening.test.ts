@@ -3,8 +3,8 @@
  * every bad input is a typed error naming the argument, every call ends, nothing secret leaks.
  */
 import { describe, expect, it } from 'vitest';
-import { MpaAuthorizationError, MpaClient, MpaError, MpaTransportError, MpaValidationError, type MpaClientOptions } from '../src/index.js';
-import { activity } from './helpers.js';
+import { MpaAuthorizationError, MpaClient, MpaTransportError, MpaValidationError, type MpaClientOptions } from '../src/index.js';
+import { activity, failure } from './helpers.js';
 
 const XUID = '2533274800000001';
 const base = { titleId: 1, baseUrl: 'http://127.0.0.1:9', authorization: () => 'XBL3.0 x=1;t' } satisfies MpaClientOptions;
@@ -22,14 +22,6 @@ function counting(options: Partial<MpaClientOptions> = {}) {
   return { client, sent: () => sent };
 }
 
-async function failure(promise: Promise<unknown>): Promise<MpaError> {
-  const error = await promise.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(error).toBeInstanceOf(MpaError);
-  return error as MpaError;
-}
 
 function refused(options: unknown): MpaValidationError {
   try {

@@ -1,5 +1,7 @@
 import { install, type Clock } from '@sinonjs/fake-timers';
+import { expect } from 'vitest';
 import { MpaClient, type MpaClientOptions } from '../src/client.js';
+import { MpaError } from '../src/errors.js';
 import { startEmulator, type Emulator, type StartEmulatorOptions } from '../src/emulator/server.js';
 
 export const TITLE = 1234567890;
@@ -39,3 +41,13 @@ export const activity = (sequenceNumber: bigint | number | string, extra: Record
   groupId: 'match-42',
   ...extra,
 });
+
+/** The MpaError a promise rejects with (the test fails if it resolves or rejects with anything else). */
+export async function failure(promise: Promise<unknown>): Promise<MpaError> {
+  const error = await promise.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  expect(error).toBeInstanceOf(MpaError);
+  return error as MpaError;
+}

@@ -6,9 +6,9 @@ import { request } from 'node:https';
 import { createServer, type Server } from 'node:net';
 import { inspect } from 'node:util';
 import { afterEach, describe, expect, it } from 'vitest';
-import { MpaAuthorizationError, MpaClient, MpaError, MpaTransportError, MpaValidationError, startEmulator, xboxServiceAuth, type Emulator, type XboxServiceAuthOptions } from '../src/index.js';
+import { MpaAuthorizationError, MpaClient, MpaTransportError, MpaValidationError, startEmulator, xboxServiceAuth, type Emulator, type XboxServiceAuthOptions } from '../src/index.js';
 import { createTestAuthority } from '../src/emulator/s2s-certs.js';
-import { activity, START, TITLE } from './helpers.js';
+import { activity, failure, START, TITLE } from './helpers.js';
 
 const XUID = '2533274800000001';
 let emulator: Emulator | undefined;
@@ -76,14 +76,6 @@ async function setup(
   return { emulator, credentials, auth, client, headers, secrets };
 }
 
-async function failure(promise: Promise<unknown>): Promise<MpaError> {
-  const error = await promise.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(error).toBeInstanceOf(MpaError);
-  return error as MpaError;
-}
 
 describe('xboxServiceAuth against the S2S emulator (HTTPS, mutual TLS)', () => {
   it('gets a service token with the certificate, then an XSTS token, then signs every call', async () => {
