@@ -99,6 +99,11 @@ export class SequenceStamper {
     this.#drain(this.#fromClock());
   }
 
+  /** Forgets, now, the released users the clock has passed (otherwise done by the next stamp or release). */
+  expire(): void {
+    this.#drain(this.#fromClock());
+  }
+
   /** Users remembered (for memory checks). */
   get size(): number {
     return this.#users.size;

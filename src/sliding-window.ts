@@ -134,6 +134,16 @@ export class SlidingWindows {
     return this.#log.size;
   }
 
+  /** Forgets, now, the keys whose newest entry has left the longest window (otherwise done by the next {@link record}). */
+  expire(now: number): void {
+    this.#expire(now);
+  }
+
+  /** How long a key is kept after its newest entry: the longest window plus the margin. */
+  get retentionMs(): number {
+    return this.#longest;
+  }
+
   /** Forgets the keys whose newest entry is older than the longest window. Amortised O(1). */
   #expire(now: number): void {
     const since = now - this.#longest;

@@ -94,6 +94,33 @@ describe('ActivitySync: the basic lifecycle', () => {
     expect(sync.stats().coalesced).toBeGreaterThanOrEqual(3);
   });
 
+  it('a burst of joins: every member waiting in the queue is written once, with the final count', async () => {
+    const { sync, clock, emulator } = await start({ sync: { concurrency: 1, countRefreshIntervalMs: 0 } });
+    const states: string[] = [];
+    sync.on('state', (e) => e.xuid === P(1) && states.push(e.state));
+    const match = sync.group(settings);
+    for (let i = 1; i <= 8; i++) match.join(P(i));
+    await settle(clock, sync.flush());
+    for (let i = 1; i <= 8; i++) {
+      const writes = emulator.core.log.filter((l) => l.xuid === P(i));
+      expect(writes.map((w) => (w.body as { currentPlayers: number }).currentPlayers)).toEqual([8]);
+    }
+    expect(states).toEqual(['updating', 'active']);
+  });
+
+  it('a count change held for a queued write never outlives a move: the write carries the new group', async () => {
+    const { sync, clock, emulator, writesOf } = await start({ sync: { concurrency: 1, countRefreshIntervalMs: 0 } });
+    const a = sync.group(settings);
+    const b = sync.group({ ...settings, groupId: 'match-43', connectionString: 'b' });
+    a.join(P(1));
+    a.join(P(2)); // a count change for P(1), whose write waits
+    b.join(P(1)); // in the same tick
+    await settle(clock, sync.flush());
+    expect(writesOf(P(1)).map((w) => w.method)).toEqual(['PUT']);
+    expect(emulator.activity(P(1))).toMatchObject({ groupId: 'match-43', connectionString: 'b', currentPlayers: 1 });
+    expect(emulator.activity(P(2))).toMatchObject({ groupId: 'match-42', currentPlayers: 1 });
+  });
+
   it('a leave replaces a pending PUT, and a re-join after a leave works', async () => {
     const { sync, clock, emulator, writesOf } = await start({ emulator: { latencyMs: 500 } });
     const match = sync.group(settings);

@@ -245,6 +245,19 @@ describe('memory', () => {
     await settle(clock, sync.flush());
     expect(sync.stats().retained).toEqual({ players: 1, sequences: 1, budgets: 1 });
   }, 60_000);
+
+  it('a gone player’s budget log and sequence numbers are released once the windows pass, with no request after them', async () => {
+    r = await rig();
+    const { sync, clock } = r;
+    const match = sync.group(settings);
+    for (let i = 0; i < 20; i++) match.join(P(i));
+    await settle(clock, sync.flush());
+    for (let i = 0; i < 20; i++) match.leave(P(i));
+    await settle(clock, sync.flush());
+    expect(sync.stats().retained.budgets).toBe(20);
+    await clock.tickAsync(305_000); // past the sustain window, its margin and the sweep's step
+    expect(sync.stats().retained).toEqual({ players: 0, sequences: 0, budgets: 0 });
+  });
 });
 
 export type { SyncEvents };

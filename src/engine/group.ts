@@ -22,6 +22,14 @@ import type { InviteResult, RecentPlayersResult } from './events.js';
 
 const extraPlayersSchema = z.number().int({ error: 'extraPlayers must be an integer' }).min(0, { error: 'extraPlayers must be at least 0' }).max(LIMITS.currentPlayersMax, { error: `extraPlayers must be at most ${LIMITS.currentPlayersMax}` });
 
+/** A decimal xuid as {@link xuidSchema} returns it (1 to 10^19 - 1, no leading zero). */
+const CANONICAL_XUID = /^[1-9][0-9]{0,18}$/;
+
+/** The xuid of a join, leave or lookup: a canonical string as is (the hot path), anything else through zod. */
+function xuidOf(xuid: XuidInput): string {
+  return typeof xuid === 'string' && CANONICAL_XUID.test(xuid) ? xuid : parseInput(xuidSchema, xuid, 'xuid', ['xuid']);
+}
+
 /** Settings shared by every member's activity. */
 export const groupSettingsSchema = z.strictObject({
   connectionString: connectionStringSchema.min(1, { error: 'connectionString must not be empty' }),
@@ -134,7 +142,7 @@ export class MatchGroup {
 
   /** Whether `xuid` is a member. */
   has(xuid: XuidInput): boolean {
-    return this.#members.has(parseInput(xuidSchema, xuid, 'xuid', ['xuid']));
+    return this.#members.has(xuidOf(xuid));
   }
 
   /**
@@ -143,7 +151,7 @@ export class MatchGroup {
    */
   join(xuid: XuidInput): boolean {
     this.#assertUsable();
-    const id = parseInput(xuidSchema, xuid, 'xuid', ['xuid']);
+    const id = xuidOf(xuid);
     if (this.#members.has(id)) return false;
     this.#checkCount(this.currentPlayers + 1);
     const previous = this.#host.claim(id, this);
@@ -161,7 +169,7 @@ export class MatchGroup {
   /** Removes a player: DELETE for them, a count refresh for the others. Not a member: no-op, returns false. */
   leave(xuid: XuidInput): boolean {
     this.#host.assertOpen();
-    const id = parseInput(xuidSchema, xuid, 'xuid', ['xuid']);
+    const id = xuidOf(xuid);
     if (!this.#remove(id)) return false;
     this.#host.desire(id, this.groupId, null, 'leave');
     return true;

@@ -119,6 +119,20 @@ export class Scheduler {
     if (until !== undefined && until <= this.options.now()) this.#blocked.delete(blockKey(category, key));
   }
 
+  /** How long after a key's last request its budget log may still be kept. */
+  get retentionMs(): number {
+    let ms = 0;
+    for (const w of this.#windows.values()) ms = Math.max(ms, w.retentionMs);
+    return Math.max(ms, this.#cap?.retentionMs ?? 0);
+  }
+
+  /** Forgets the budget logs whose windows have all passed (the next request would too). */
+  expire(): void {
+    const now = this.options.now();
+    for (const w of this.#windows.values()) w.expire(now);
+    this.#cap?.expire(now);
+  }
+
   /** Keys with budget logs or holds (for memory checks). */
   get retained(): number {
     let n = this.#blocked.size;
