@@ -87,6 +87,35 @@ describe('xboxServiceAuth against the S2S emulator (HTTPS, mutual TLS)', () => {
     expect(credentials.issued).toEqual({ serviceTokens: 1, xstsTokens: 1 });
   });
 
+  it('a certificate given as PKCS#12 (pfx and passphrase) works the same way', async () => {
+    const { execFileSync } = await import('node:child_process');
+    const { mkdtempSync, readFileSync, writeFileSync } = await import('node:fs');
+    const { tmpdir } = await import('node:os');
+    const path = await import('node:path');
+    emulator = await startEmulator({ port: 0, host: '127.0.0.1', s2s: {} });
+    const credentials = emulator.s2s!;
+    // A studio's .pfx as Partner Center hands it out, made here with openssl from the test certificate.
+    const dir = mkdtempSync(path.join(tmpdir(), 'mpa-sync-pfx-'));
+    writeFileSync(path.join(dir, 'cert.pem'), credentials.cert);
+    writeFileSync(path.join(dir, 'key.pem'), credentials.key, { mode: 0o600 });
+    execFileSync('openssl', ['pkcs12', '-export', '-in', path.join(dir, 'cert.pem'), '-inkey', path.join(dir, 'key.pem'), '-out', path.join(dir, 'bpc.pfx'), '-passout', 'pass:correct horse']);
+    const pfx = readFileSync(path.join(dir, 'bpc.pfx'));
+    const options = { ca: credentials.ca, sandboxId: credentials.sandboxId, serviceAuthUrl: credentials.serviceAuthUrl, xstsUrl: credentials.xstsUrl };
+    const client = new MpaClient({ titleId: TITLE, baseUrl: emulator.url, authorization: xboxServiceAuth({ ...options, pfx, passphrase: 'correct horse' }) });
+    await client.setActivity(XUID, activity(1));
+    expect(emulator.activity(XUID)).toMatchObject({ connectionString: '203.0.113.7:7777?m=42' });
+    expect(credentials.issued).toEqual({ serviceTokens: 1, xstsTokens: 1 });
+    const wrong = (() => {
+      try {
+        xboxServiceAuth({ ...options, pfx, passphrase: 'wrong' });
+      } catch (error) {
+        return error;
+      }
+    })();
+    expect(wrong).toBeInstanceOf(MpaValidationError);
+    expect(String((wrong as Error).message)).not.toContain('correct horse');
+  });
+
   it('100 calls at once share one service token request and one XSTS request', async () => {
     const { client, credentials, emulator } = await setup();
     await Promise.all(Array.from({ length: 100 }, (_, i) => client.setActivity(String(2533274800000001n + BigInt(i)), activity(1))));
