@@ -6,7 +6,7 @@
  */
 import { setMaxListeners } from 'node:events';
 import { EventEmitter } from 'eventemitter3';
-import { createActor, type Actor } from 'xstate';
+import type { EventObject } from 'xstate';
 import { z } from 'zod';
 import { putValidatedActivity, type MpaClient } from '../client.js';
 import { MpaAuthorizationError, MpaError, MpaThrottledError, MpaTransportError, MpaUsageError, MpaValidationError, MpaClosedError } from '../errors.js';
@@ -20,7 +20,8 @@ import { sameContent, type ActivityContent, type SendReason } from './desired.js
 import type { InviteResult, PlayerStateName, RecentPlayersResult, SyncEvents, SyncStats } from './events.js';
 import { DueQueue } from './due-queue.js';
 import { MatchGroup, type GroupOptions, type GroupSink } from './group.js';
-import { createPlayerMachine, requestFor, type PlayerContext, type PlayerEmitted, type PlayerEvent, type PlayerMachine, type WriteRequest } from './player-machine.js';
+import { ChartRunner, type ChartEffect, type PlayerSnapshot } from './chart-runner.js';
+import { createPlayerMachine, requestFor, type PlayerContext, type PlayerEmitted, type PlayerEvent, type WriteRequest } from './player-machine.js';
 import { retryPolicy, type RetryDecision, type RetrySettings } from './retry-policy.js';
 import { Scheduler } from './scheduler.js';
 
@@ -124,16 +125,20 @@ const optionsSchema = z.object(
 
 const msOption = z.object({ timeoutMs: ms('timeoutMs').optional() }, { error: 'options must be an object' });
 
-type PlayerActor = Actor<PlayerMachine>;
 interface Player {
   readonly xuid: string;
-  /** The live actor; undefined while the player rests (see `rest`). */
-  actor: PlayerActor | undefined;
+  /** The chart's snapshot (no live actor: see chart-runner.ts); undefined while the player rests. */
+  snapshot: PlayerSnapshot | undefined;
   /**
-   * A resting player (idle or active) keeps no live actor, only its state and context: the
-   * actor is restored from them on the next event. About a tenth of an actor's memory.
+   * A resting player (idle or active) keeps only its state and context, a few hundred bytes
+   * less than a snapshot: the snapshot is rebuilt from them on the next event.
    */
   rest: { value: 'idle' | 'active'; context: PlayerContext } | undefined;
+  /** The chart is handling an event: events it causes wait in `inbox`, in order (as an actor's mailbox). */
+  stepping: boolean;
+  inbox: (PlayerEvent | EventObject)[] | undefined;
+  /** The pending `after` delay of the chart's state, if any (one state, one delay at most). */
+  delay: { id: string; handle: unknown } | undefined;
   /** Bumped each time the player starts resting: stale keep-alive entries are ignored. */
   restGen: number;
   /** The group the player is a member of, if any. */
@@ -184,7 +189,7 @@ export class ActivitySync extends EventEmitter<SyncEvents> {
   readonly #random: RandomSource;
   readonly #stamper: SequenceStamper;
   readonly #scheduler: Scheduler;
-  readonly #machine: PlayerMachine;
+  readonly #chart: ChartRunner;
   readonly #options: z.output<typeof optionsSchema>;
   readonly #policy: RetrySettings;
   readonly #players = new Map<string, Player>();
@@ -201,9 +206,6 @@ export class ActivitySync extends EventEmitter<SyncEvents> {
   readonly #warned = new Set<string>();
   /** Keep-alives of resting players, in the order they last wrote (`keepAliveMs` is the same for all). */
   readonly #keepAlive: DueQueue<{ xuid: string; gen: number }>;
-  /** Players who started resting in this tick, with their `restGen`: their actors are released in a microtask. */
-  #resting: Player[] = [];
-  #restingGens: number[] = [];
   /** Players with a held count change (see `#hold`), delivered at the end of the tick. */
   #holding: Player[] = [];
   /** Sweeps of the budget logs, once the windows of retired players have passed. */
@@ -233,7 +235,7 @@ export class ActivitySync extends EventEmitter<SyncEvents> {
       rateCap: this.#options.rateCap,
       now: this.#clock.monotonic,
     });
-    this.#machine = createPlayerMachine();
+    this.#chart = new ChartRunner(createPlayerMachine(), { xuid: '', groupId: '', keepAliveMs: this.#options.keepAliveMs, countRefreshIntervalMs: this.#options.countRefreshIntervalMs });
     this.#keepAlive = new DueQueue(this.#clock, ({ xuid, gen }) => {
       const player = this.#players.get(xuid);
       if (player && player.restGen === gen && player.state === 'active') this.#sendTo(player, { type: 'KEEPALIVE' });
@@ -357,7 +359,7 @@ export class ActivitySync extends EventEmitter<SyncEvents> {
       const c = this.#contextOf(player);
       // Never fewer: anything we wrote or may be writing right now counts.
       if ((c.mayHold || player.inFlight) && !c.superseded) undeleted.push({ xuid: player.xuid, groupId: player.groupId });
-      player.actor?.stop();
+      this.#cancelDelay(player);
     }
     this.#keepAlive.stop();
     this.#sweeps.stop();
@@ -457,75 +459,103 @@ export class ActivitySync extends EventEmitter<SyncEvents> {
   }
 
   #spawn(xuid: string, groupId: string): Player {
-    const player: Player = { xuid, actor: undefined, rest: undefined, restGen: 0, group: undefined, groupId, state: 'idle', inFlight: false, sent: false, changeWaiting: false, queued: false, pending: undefined };
+    const player: Player = { xuid, snapshot: undefined, rest: undefined, stepping: false, inbox: undefined, delay: undefined, restGen: 0, group: undefined, groupId, state: 'idle', inFlight: false, sent: false, changeWaiting: false, queued: false, pending: undefined };
     this.#players.set(xuid, player);
     this.#start(player);
     return player;
   }
 
-  /** Starts the player's actor: fresh, or restored from its resting state and context. */
-  #start(player: Player): PlayerActor {
+  /** Enters the chart's initial state for a new player. */
+  #start(player: Player): void {
     const input = { xuid: player.xuid, groupId: player.groupId, keepAliveMs: this.#options.keepAliveMs, countRefreshIntervalMs: this.#options.countRefreshIntervalMs };
-    const rest = player.rest;
-    const actor = createActor(this.#machine, {
-      input,
-      clock: this.#clock,
-      ...(rest && { snapshot: this.#machine.resolveState({ value: rest.value, context: rest.context }) }),
-    });
-    player.actor = actor;
-    player.rest = undefined;
-    actor.on('*', (event) => this.#onChart(player, event));
-    actor.start();
-    return actor;
+    const [snapshot, effects] = this.#chart.initial(input);
+    player.snapshot = snapshot;
+    this.#apply(player, effects);
   }
 
   /**
-   * A resting player gives its actor up at the end of the tick (a microtask: the chart has
-   * finished its step, and a change in the same tick keeps the actor): a live actor costs about
-   * 3.5 KB, a resting player's state and context a few hundred bytes, and restoring the actor
-   * on the next event costs about as much as one event.
+   * A player starts resting: an active one queues its keep-alive (one timer for all). When the
+   * step ends, `#step` keeps only its state and context.
    */
   #hibernate(player: Player, value: 'idle' | 'active'): void {
     const gen = (player.restGen = ++this.#gen);
-    const now = this.#clock.monotonic();
     if (value === 'active') {
       // Entries of players who moved on are skipped when due; when they outnumber the players
       // by far (churn), drop them now rather than an hour later.
       if (this.#keepAlive.size > 2 * this.#players.size + 1024) this.#keepAlive.compact((e) => this.#players.get(e.xuid)?.restGen === e.gen);
-      this.#keepAlive.push({ xuid: player.xuid, gen }, now + this.#options.keepAliveMs);
+      this.#keepAlive.push({ xuid: player.xuid, gen }, this.#clock.monotonic() + this.#options.keepAliveMs);
     }
-    if (this.#resting.push(player) === 1) queueMicrotask(() => this.#releaseResting());
-    this.#restingGens.push(gen);
-  }
-
-  #releaseResting(): void {
-    const players = this.#resting;
-    const gens = this.#restingGens;
-    this.#resting = [];
-    this.#restingGens = [];
-    for (let i = 0; i < players.length; i++) this.#release(players[i]!, gens[i]!);
-  }
-
-  /** Keeps a resting player's state and context, and stops its actor. */
-  #release(player: Player, gen: number): void {
-    const actor = player.actor;
-    if (this.#players.get(player.xuid) !== player || !actor || player.restGen !== gen || player.inFlight) return;
-    const snapshot = actor.getSnapshot();
-    if ((snapshot.value !== 'idle' && snapshot.value !== 'active') || snapshot.status !== 'active') return;
-    player.rest = { value: snapshot.value, context: snapshot.context };
-    player.actor = undefined;
-    actor.stop();
   }
 
   #contextOf(player: Player): PlayerContext {
-    return player.actor?.getSnapshot().context ?? player.rest!.context;
+    return player.snapshot?.context ?? player.rest!.context;
   }
 
   #sendTo(player: Player, event: PlayerEvent): void {
     if (this.#players.get(player.xuid) !== player) return;
     // A held change first: the chart sees every change, in order.
     if (player.pending) this.#deliver(player);
-    (player.actor ?? this.#start(player)).send(event);
+    this.#step(player, event);
+  }
+
+  /**
+   * One event through the chart, then its effects, in order. An event caused while the chart
+   * handles another (the engine answering a `send` at once) waits for that one to finish, as
+   * in an actor's mailbox.
+   */
+  #step(player: Player, event: PlayerEvent | EventObject): void {
+    if (player.stepping) {
+      (player.inbox ??= []).push(event);
+      return;
+    }
+    player.stepping = true;
+    try {
+      let next: PlayerEvent | EventObject | undefined = event;
+      while (next !== undefined) {
+        const snapshot = player.snapshot ?? this.#chart.restore(player.rest!.value, player.rest!.context);
+        player.rest = undefined;
+        if (snapshot.status !== 'active') {
+          player.snapshot = snapshot;
+          break;
+        }
+        const [after, effects] = this.#chart.step(snapshot, next);
+        player.snapshot = after;
+        this.#apply(player, effects);
+        next = player.inbox?.shift();
+      }
+    } finally {
+      player.stepping = false;
+      player.inbox = undefined;
+    }
+    const s = player.snapshot;
+    if (s && s.status === 'active' && (s.value === 'idle' || s.value === 'active') && this.#players.get(player.xuid) === player) {
+      player.rest = { value: s.value, context: s.context };
+      player.snapshot = undefined;
+    }
+  }
+
+  #apply(player: Player, effects: ChartEffect[]): void {
+    for (const effect of effects) {
+      if (effect.kind === 'emit') this.#onChart(player, effect.event);
+      else if (effect.kind === 'cancel') {
+        if (player.delay?.id === effect.id) this.#cancelDelay(player);
+      } else {
+        this.#cancelDelay(player);
+        const delay = { id: effect.id, handle: undefined as unknown };
+        delay.handle = this.#clock.setTimeout(() => {
+          if (player.delay !== delay) return;
+          player.delay = undefined;
+          if (this.#players.get(player.xuid) === player) this.#step(player, effect.event);
+        }, effect.delayMs);
+        player.delay = delay;
+      }
+    }
+  }
+
+  #cancelDelay(player: Player): void {
+    if (player.delay === undefined) return;
+    this.#clock.clearTimeout(player.delay.handle);
+    player.delay = undefined;
   }
 
   /** What a chart tells the engine. */
@@ -574,7 +604,7 @@ export class ActivitySync extends EventEmitter<SyncEvents> {
     // Queued requests may still hold the Player: let it hold nothing heavy.
     player.group = undefined;
     player.rest = undefined;
-    queueMicrotask(() => (player.actor = undefined));
+    this.#cancelDelay(player);
     this.#stamper.release(player.xuid);
     this.#scheduler.forget(player.xuid);
     // Their budget log is forgotten once its windows have passed, even if no request follows.
