@@ -7,6 +7,7 @@ import { EmulatorCore } from '../src/emulator/core.js';
 import { inProcessFetch } from '../src/emulator/server.js';
 import { MpaValidationError } from '../src/errors.js';
 import { seededRandom } from '../src/random.js';
+import { xboxSequenceNumber } from '../src/sequence.js';
 import { P, rig, settle, type Rig } from './engine-helpers.js';
 
 let r: Rig | undefined;
@@ -57,6 +58,25 @@ describe('a throwing listener', () => {
     expect(noisy.wire).toEqual(calm.wire);
     expect(new Set(noisy.errors.map((e) => e.event))).toEqual(new Set(NAMES));
     expect(noisy.errors.every((e) => e.error instanceof Error && e.error.message === `boom in ${e.event}`)).toBe(true);
+  });
+
+  it('a request job that fails unexpectedly (a broken sequence source at keep-alive) never crashes the process: one warning, naming no message', async () => {
+    const warn = vi.spyOn(process, 'emitWarning').mockImplementation(() => undefined);
+    let broken = false;
+    const sequence = (unixMs: number) => {
+      if (broken) throw new Error('secret-token-abc');
+      return xboxSequenceNumber(unixMs);
+    };
+    r = await rig({ sync: { keepAliveMs: 60_000, sequence } });
+    r.sync.group(settings).join(P(1));
+    await settle(r.clock, r.sync.flush());
+    broken = true;
+    await r.clock.tickAsync(61_000);
+    await r.clock.tickAsync(61_000);
+    const internal = warn.mock.calls.filter((c) => /request job failed unexpectedly/.test(String(c[0])));
+    expect(internal).toHaveLength(1);
+    expect(internal[0]![1]).toMatchObject({ code: 'MPA_SYNC_INTERNAL_ERROR' });
+    expect(String(internal[0]![0])).not.toContain('secret');
   });
 
   it('without a listenerError listener: one process warning per event name, naming no message', async () => {

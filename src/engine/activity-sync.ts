@@ -265,7 +265,9 @@ export class ActivitySync extends EventEmitter<SyncEvents> {
         handle = clock.setTimeout(tick, everyMs);
         return () => clock.clearTimeout(handle);
       },
-      onError: (error, groupId) => void this.emit('error', { groupId, error }),
+      onError: (error, groupId) => {
+        this.emit('error', { groupId, error });
+      },
     };
   }
 
@@ -624,7 +626,7 @@ export class ActivitySync extends EventEmitter<SyncEvents> {
       return;
     }
     player.queued = true;
-    void this.#scheduler.run(lease, () => this.#write(player));
+    this.#scheduler.run(lease, () => this.#write(player)).catch((error: unknown) => this.#internalFailure(error));
   }
 
   /** Sends the player's newest write, read from the chart when it leaves. Never throws. */
@@ -718,7 +720,7 @@ export class ActivitySync extends EventEmitter<SyncEvents> {
       return;
     }
     const xuid = player.xuid;
-    void this.#scheduler.run(lease, async () => {
+    this.#scheduler.run(lease, async () => {
       const startedAt = this.#clock.monotonic();
       const context = this.#contextOf(player);
       const base = { xuid, groupId: player.groupId, attempt: context.attempt, reason: 'verify' as const, sequenceNumber: '' };
@@ -741,7 +743,7 @@ export class ActivitySync extends EventEmitter<SyncEvents> {
         player.inFlight = false;
       }
       return true;
-    });
+    }).catch((error: unknown) => this.#internalFailure(error));
   }
 
   #record(method: string, status: number): void {
@@ -854,10 +856,11 @@ export class ActivitySync extends EventEmitter<SyncEvents> {
     if (timeoutMs === undefined) return promise.then(() => true);
     return new Promise((resolve) => {
       const timer = this.#clock.setTimeout(() => resolve(false), timeoutMs);
-      void promise.then(() => {
+      const settled = () => {
         this.#clock.clearTimeout(timer);
         resolve(true);
-      });
+      };
+      promise.then(settled, settled);
     });
   }
 
@@ -865,6 +868,18 @@ export class ActivitySync extends EventEmitter<SyncEvents> {
     const out: FlushResult['unsettled'] = [];
     for (const p of this.#players.values()) if (!SETTLED[p.state]) out.push({ xuid: p.xuid, groupId: p.groupId, state: p.state });
     return out;
+  }
+
+  /**
+   * A request job that threw: a bug in mpa-sync, never the service's answer (#write and the
+   * verifying read catch those). The game server must outlive it, so it becomes a warning
+   * naming the error's type (never its message, which could quote a request), once.
+   */
+  #internalFailure(error: unknown): void {
+    if (this.#warned.has('internal')) return;
+    this.#warned.add('internal');
+    const name = error instanceof Error ? error.name : typeof error;
+    process.emitWarning(`mpa-sync: a request job failed unexpectedly (${name}); the engine went on`, { code: 'MPA_SYNC_INTERNAL_ERROR' });
   }
 
   #listenerFailed(event: keyof SyncEvents, error: unknown): void {
