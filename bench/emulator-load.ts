@@ -13,7 +13,21 @@ import type { FixedLoad, SoakLoad } from './load-client.js';
 const run = promisify(execFile);
 const CLI = fileURLToPath(new URL('../dist/cli.js', import.meta.url));
 const LOAD_CLIENT = fileURLToPath(new URL('./load-client.ts', import.meta.url));
-const BARE = `const s = require('node:http').createServer((req, res) => { res.writeHead(204); res.end(); });
+// The ceilings: each emulator row is compared with the same HTTP work done by a bare node:http
+// server, so that "% of bare" measures the emulator's own logic and nothing else. `GET /` answers
+// 204 (head only); `GET /json` answers 200 with the very bytes and headers of the emulator's
+// JSON GET (given in BARE_JSON); a PUT has its body read whole, then 204.
+const BARE = `const body = process.env.BARE_JSON ?? '{}';
+const s = require('node:http').createServer((req, res) => {
+  if (req.method === 'PUT') {
+    const chunks = [];
+    req.on('data', (c) => chunks.push(c));
+    req.on('end', () => { Buffer.concat(chunks).toString('utf8'); res.writeHead(204); res.end(); });
+  } else if (req.url === '/json') {
+    res.writeHead(200, ['content-type', 'application/json', 'content-length', String(Buffer.byteLength(body))]);
+    res.end(body);
+  } else { res.writeHead(204); res.end(); }
+});
 s.listen(0, '127.0.0.1', () => console.log('listening on http://127.0.0.1:' + s.address().port));`;
 const XUID_EMPTY = '2533274800000001';
 const XUID_HELD = '2533274800000002';
@@ -23,8 +37,10 @@ export interface LoadResult {
   target: string;
   requestsPerSecond: number;
   p99LatencyMs: number;
-  /** Requests per second as a share of the bare node:http server's, in percent. */
+  /** Requests per second as a share of its own ceiling's (the same HTTP work on bare node:http), in percent. */
   percentOfBare: number;
+  /** The ceiling this target is compared with (itself, for a ceiling). */
+  ceiling: string;
   /** CPU time (user + system) the server process spent per request, in µs; null off Linux. */
   serverCpuMicrosPerRequest: number | null;
   non2xx: number;
@@ -53,8 +69,8 @@ interface Server {
   process: ChildProcess;
 }
 
-async function startServer(args: string[]): Promise<Server> {
-  const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'inherit'] });
+async function startServer(args: string[], env?: Record<string, string>): Promise<Server> {
+  const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, ...env } });
   const url = await new Promise<string>((resolve, reject) => {
     child.stdout!.on('data', (chunk: Buffer) => {
       const found = /listening on (http:\/\/\S+)/.exec(chunk.toString());
@@ -96,14 +112,24 @@ export async function runEmulatorLoad(runs = 3, durationS = 5): Promise<LoadResu
   // Rate limits off (one user would be throttled at once); stale writes ignored, so the same
   // PUT can be repeated: it is still parsed and validated in full, then answered 204.
   const emulator = await startServer([CLI, 'emulator', '--port', '0', '--no-rate-limits', '--stale-sequence', 'ignore']);
-  const bare = await startServer(['-e', BARE]);
+  let bare: Server | undefined;
   try {
-    await fetch(`${emulator.url}/titles/1234567890/users/${XUID_HELD}/activities`, { method: 'PUT', headers: { authorization: 'XBL3.0 x=1;bench' }, body: ACTIVITY });
-    const targets: [string, string[]][] = [
-      ['emulator: GET activity, none held (204)', [`${emulator.url}/titles/1234567890/users/${XUID_EMPTY}/activities`, 'GET']],
-      ['emulator: GET activity, held (200 JSON)', [`${emulator.url}/titles/1234567890/users/${XUID_HELD}/activities`, 'GET']],
-      ['emulator: PUT activity (204)', [`${emulator.url}/titles/1234567890/users/${XUID_HELD}/activities`, 'PUT', ACTIVITY]],
-      ['bare node:http 204 (ceiling)', [`${bare.url}/`, 'GET']],
+    const held = `${emulator.url}/titles/1234567890/users/${XUID_HELD}/activities`;
+    await fetch(held, { method: 'PUT', headers: { authorization: 'XBL3.0 x=1;bench' }, body: ACTIVITY });
+    // The JSON ceiling answers exactly what the emulator answers for the held activity.
+    const heldJson = await (await fetch(held, { headers: { authorization: 'XBL3.0 x=1;bench' } })).text();
+    bare = await startServer(['-e', BARE], { BARE_JSON: heldJson });
+    const BARE_204 = 'bare node:http: GET, 204 (ceiling)';
+    const BARE_JSON = 'bare node:http: GET, 200 same JSON bytes and headers (ceiling)';
+    const BARE_PUT = 'bare node:http: PUT, body read, 204 (ceiling)';
+    // [name, [url, method, body?], its ceiling]
+    const targets: [string, string[], string][] = [
+      ['emulator: GET activity, none held (204)', [`${emulator.url}/titles/1234567890/users/${XUID_EMPTY}/activities`, 'GET'], BARE_204],
+      ['emulator: GET activity, held (200 JSON)', [held, 'GET'], BARE_JSON],
+      ['emulator: PUT activity (204, stale write fully validated)', [held, 'PUT', ACTIVITY], BARE_PUT],
+      [BARE_204, [`${bare.url}/`, 'GET'], BARE_204],
+      [BARE_JSON, [`${bare.url}/json`, 'GET'], BARE_JSON],
+      [BARE_PUT, [`${bare.url}/`, 'PUT', ACTIVITY], BARE_PUT],
     ];
     const samples = new Map<string, (FixedLoad & { cpuPerRequest: number | null })[]>(targets.map(([name]) => [name, []]));
     // Interleaved, so that a noisy neighbour on the machine hurts every target alike.
@@ -116,16 +142,17 @@ export async function runEmulatorLoad(runs = 3, durationS = 5): Promise<LoadResu
         samples.get(name)!.push({ ...load, cpuPerRequest: cpuBefore === null || cpuAfter === null ? null : (cpuAfter - cpuBefore) / load.requests });
       }
     }
-    const bareRps = median(samples.get('bare node:http 204 (ceiling)')!.map((s) => s.requestsPerSecond));
-    return targets.map(([name]) => {
+    const rpsOf = (name: string) => median(samples.get(name)!.map((s) => s.requestsPerSecond));
+    return targets.map(([name, , ceiling]) => {
       const runsOf = samples.get(name)!;
-      const rps = median(runsOf.map((s) => s.requestsPerSecond));
+      const rps = rpsOf(name);
+      const bareRps = rpsOf(ceiling);
       const cpu = runsOf.every((s) => s.cpuPerRequest !== null) ? median(runsOf.map((s) => s.cpuPerRequest!)) : null;
-      return { target: name, requestsPerSecond: rps, p99LatencyMs: median(runsOf.map((s) => s.p99LatencyMs)), percentOfBare: (100 * rps) / bareRps, serverCpuMicrosPerRequest: cpu, non2xx: runsOf.reduce((n, s) => n + s.non2xx, 0) };
+      return { target: name, requestsPerSecond: rps, p99LatencyMs: median(runsOf.map((s) => s.p99LatencyMs)), percentOfBare: (100 * rps) / bareRps, ceiling, serverCpuMicrosPerRequest: cpu, non2xx: runsOf.reduce((n, s) => n + s.non2xx, 0) };
     });
   } finally {
     await stopServer(emulator);
-    await stopServer(bare);
+    if (bare) await stopServer(bare);
   }
 }
 

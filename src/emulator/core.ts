@@ -11,6 +11,7 @@ import { seededRandom, type RandomSource } from '../random.js';
 import { sleep } from '../sleep.js';
 import { RingBuffer } from './ring-buffer.js';
 import { integerOption } from './option-checks.js';
+import { fastActivity, fastDelete } from './wire-fast-path.js';
 
 /** A fault the emulator can inject instead of serving a request. */
 export type FaultKind = '500' | '503' | '503-retry-after' | '429' | 'reset' | 'hang' | 'not-json';
@@ -149,14 +150,14 @@ export type CoreResponse =
 
 // Checks the start only: a real XSTS token is over a kilobyte, and node has already refused
 // control characters in header values.
-const AUTH_FORM = /^XBL3\.0 x=([^;\s]+);\S/;
+const AUTH_FORM = /^XBL3\.0 x=[^;\s]+;\S/;
+const AUTH_HASH_START = 'XBL3.0 x='.length;
 // Ids in the path are checked with regular expressions, not zod: this runs on every request.
 // A canonical xuid (no leading zero, at most 19 digits) is always within 1..2^64-1; anything
 // else (leading zeros, 20 digits, garbage) takes the schema's slower path and its messages.
 const CANONICAL_XUID = /^[1-9][0-9]{0,18}$/;
 const DECIMAL = /^[0-9]{1,10}$/;
 const MAX_TITLE_ID = 2 ** 32 - 1;
-const ACTIVITY_PATH = /^\/titles\/([^/]+)\/users\/([^/]+)\/activities\/?$/;
 const INVITE_PATH = /^\/titles\/([^/]+)\/invites\/server\/?$/;
 const QUERY_PATH = /^\/titles\/([^/]+)\/activities\/query\/?$/;
 const RECENT_PATH = /^\/titles\/([^/]+)\/recentplayergroups\/server\/?$/;
@@ -201,9 +202,12 @@ export class EmulatorCore {
   #inFlight = new Map<string, number>();
   #forced: { kind: FaultKind; retryAfterSeconds: number }[] = [];
   readonly #log: RingBuffer<LoggedRequest>;
-  #lastTitle: { raw: string; titleId: number } | undefined;
+  #lastTitle: { raw: string; titleId: number; keyPrefix: string } | undefined;
   readonly #invites: RingBuffer<RecordedInvite>;
   readonly #recentPlayerGroups: RingBuffer<RecordedRecentPlayerGroup>;
+  // Each stored activity's JSON, serialized once at its first read and reused by every GET and
+  // query until a write replaces the activity (a new object, so the old entry just goes away).
+  readonly #presented = new WeakMap<StoredActivity, { json: string; answer: CoreResponse }>();
   counters: EmulatorCounters = emptyCounters();
 
   constructor(options: EmulatorOptions = {}) {
@@ -259,6 +263,11 @@ export class EmulatorCore {
   refuse(method: string, path: string, status: number, errorCode: string, debugMessage: string): CoreResponse {
     this.#record({ time: this.now(), method, path, xuid: undefined, status, body: undefined }, status);
     return json(status, { errorCode, debugMessage });
+  }
+
+  #finish(entry: LoggedRequest, response: CoreResponse, status: number): CoreResponse {
+    this.#record(entry, status);
+    return response;
   }
 
   #record(entry: LoggedRequest, status: number): void {
@@ -378,10 +387,6 @@ export class EmulatorCore {
     const time = this.now();
     let body: unknown;
     const entry: LoggedRequest = { time, method: request.method, path: request.path, xuid: route?.xuid, status: 0, body: undefined };
-    const finish = (response: CoreResponse, status: number): CoreResponse => {
-      this.#record(entry, status);
-      return response;
-    };
     try {
       body = request.body ? JSON.parse(request.body) : undefined;
     } catch {
@@ -395,23 +400,23 @@ export class EmulatorCore {
       this.counters.faults++;
       switch (fault.kind) {
         case 'reset':
-          return finish({ kind: 'reset' }, 0);
+          return this.#finish(entry, { kind: 'reset' }, 0);
         case 'hang':
-          return finish({ kind: 'hang' }, 0);
+          return this.#finish(entry, { kind: 'hang' }, 0);
         case 'not-json':
-          return finish(answer(200, '<html>gateway</html>', { 'content-type': 'text/html' }), 200);
+          return this.#finish(entry, answer(200, '<html>gateway</html>', { 'content-type': 'text/html' }), 200);
         case '500':
-          return finish(json(500, { errorCode: 'InternalServerError', debugMessage: 'injected fault' }), 500);
+          return this.#finish(entry, json(500, { errorCode: 'InternalServerError', debugMessage: 'injected fault' }), 500);
         case '503':
-          return finish(json(503, { errorCode: 'ServiceUnavailable', debugMessage: 'injected fault' }), 503);
+          return this.#finish(entry, json(503, { errorCode: 'ServiceUnavailable', debugMessage: 'injected fault' }), 503);
         case '503-retry-after':
           entry.retryAfterSeconds = fault.retryAfterSeconds;
-          return finish(json(503, { errorCode: 'ServiceUnavailable', debugMessage: 'injected fault' }, { 'retry-after': String(fault.retryAfterSeconds) }), 503);
+          return this.#finish(entry, json(503, { errorCode: 'ServiceUnavailable', debugMessage: 'injected fault' }, { 'retry-after': String(fault.retryAfterSeconds) }), 503);
         case '429':
           this.counters.throttled++;
           entry.throttled = true;
           entry.retryAfterSeconds = fault.retryAfterSeconds;
-          return finish(
+          return this.#finish(entry, 
             json(429, throttledEntity(11, 10, 15, 'injected throttle'), { 'retry-after': String(fault.retryAfterSeconds) }),
             429,
           );
@@ -423,8 +428,11 @@ export class EmulatorCore {
       if (route.kind === 'wrong-method') throw new Refusal(405, { errorCode: 'MethodNotAllowed', debugMessage: `${request.method} is not allowed on ${request.path}` });
       const caller = this.#authorize(request);
       // A game server uses one title id for hours: the last one checked is remembered.
-      if (route.titleId !== this.#lastTitle?.raw) this.#lastTitle = { raw: route.titleId, titleId: parseTitleId(route.titleId) };
-      const titleId = this.#lastTitle.titleId;
+      if (route.titleId !== this.#lastTitle?.raw) {
+        const parsed = parseTitleId(route.titleId);
+        this.#lastTitle = { raw: route.titleId, titleId: parsed, keyPrefix: `${parsed}/` };
+      }
+      const { titleId, keyPrefix } = this.#lastTitle;
       if (this.#options.titleIds && !this.#options.titleIds.includes(titleId)) {
         throw invalid(`the caller may not access title ${titleId}`, 'AuthorizationError');
       }
@@ -434,10 +442,11 @@ export class EmulatorCore {
         subject = (body as { sender: string }).sender;
         entry.xuid = subject;
       }
-      if (this.#limits) this.#rateLimit(route.category, `${titleId}/${subject}`, time);
-      const status = this.#apply(route, titleId, subject, body, time);
-      if (status.kind === 'answer') return finish(status, status.status);
-      return finish(status, 0);
+      const key = keyPrefix + subject;
+      if (this.#limits) this.#rateLimit(route.category, key, time);
+      const response = this.#apply(route, titleId, subject, key, body, time);
+      this.#record(entry, response.kind === 'answer' ? response.status : 0);
+      return response;
     } catch (error) {
       if (!(error instanceof Refusal)) throw error;
       if (error.status === 429) {
@@ -445,7 +454,7 @@ export class EmulatorCore {
         entry.throttled = true;
         entry.retryAfterSeconds = Number(error.headers['retry-after']);
       }
-      return finish(json(error.status, error.body, error.headers), error.status);
+      return this.#finish(entry, json(error.status, error.body, error.headers), error.status);
     }
   }
 
@@ -456,10 +465,10 @@ export class EmulatorCore {
       throw new Refusal(check.status, { errorCode: check.errorCode, debugMessage: check.debugMessage }, check.headers);
     }
     const header = request.headers.authorization;
-    const match = header ? AUTH_FORM.exec(header) : null;
-    if (!header || !match) throw new Refusal(401, { errorCode: 'Unauthorized', debugMessage: 'Authorization must be XBL3.0 x=<userhash>;<token>' });
+    // test(), not exec(): no match array per request; the hash ends at the first ';'.
+    if (!header || !AUTH_FORM.test(header)) throw new Refusal(401, { errorCode: 'Unauthorized', debugMessage: 'Authorization must be XBL3.0 x=<userhash>;<token>' });
     if (this.#tokens && !this.#tokens.has(header)) throw new Refusal(401, { errorCode: 'Unauthorized', debugMessage: 'the token is not valid (expired or unknown)' });
-    return match[1]!;
+    return header.slice(AUTH_HASH_START, header.indexOf(';'));
   }
 
   #rateLimit(category: RateCategory, key: string, time: number): void {
@@ -482,16 +491,16 @@ export class EmulatorCore {
     );
   }
 
-  #apply(route: Route, titleId: number, subject: string, body: unknown, time: number): CoreResponse {
-    const key = `${titleId}/${subject}`;
+  #apply(route: Route, titleId: number, subject: string, key: string, body: unknown, time: number): CoreResponse {
     switch (route.kind) {
       case 'get': {
         const activity = this.#live(key, time);
-        return activity ? json(200, present(activity)) : NO_CONTENT;
+        return activity ? this.#presentedOf(activity).answer : NO_CONTENT;
       }
       case 'put':
       case 'delete': {
-        const input = route.kind === 'put' ? parseWire(wireActivity, body) : parseWire(wireDelete, body);
+        // The hand-written check accepts a plainly valid body; zod decides everything else.
+        const input = route.kind === 'put' ? (fastActivity(body) ?? parseWire(wireActivity, body)) : (fastDelete(body) ?? parseWire(wireDelete, body));
         const last = this.#lastSequence.get(key);
         if (last !== undefined && input.sequenceNumber <= last) {
           if (this.#options.staleSequence === 'ignore') return NO_CONTENT;
@@ -501,7 +510,7 @@ export class EmulatorCore {
         if (route.kind === 'delete') {
           this.#activities.delete(key);
         } else {
-          const a = input as z.output<typeof wireActivity>;
+          const a = input as z.output<typeof wireActivity> | NonNullable<ReturnType<typeof fastActivity>>;
           this.#activities.set(key, {
             titleId,
             xuid: subject,
@@ -524,11 +533,15 @@ export class EmulatorCore {
       }
       case 'query': {
         const input = parseWire(wireQuery, body);
-        const userActivities = input.users.map((xuid) => {
+        // The same bytes as JSON.stringify({ userActivities: [{ userId, activities }] }), built
+        // from each activity's cached JSON.
+        let text = '{"userActivities":[';
+        for (let i = 0; i < input.users.length; i++) {
+          const xuid = input.users[i]!;
           const activity = this.#live(`${titleId}/${xuid}`, time);
-          return { userId: xuid, activities: activity ? [present(activity)] : [] };
-        });
-        return json(200, { userActivities });
+          text += `${i ? ',' : ''}{"userId":${JSON.stringify(xuid)},"activities":[${activity ? this.#presentedOf(activity).json : ''}]}`;
+        }
+        return answer(200, `${text}]}`, { 'content-type': 'application/json' });
       }
       case 'recent': {
         const input = parseWire(wireRecent, body);
@@ -540,6 +553,18 @@ export class EmulatorCore {
       default:
         throw new Refusal(404, { errorCode: 'NotFound', debugMessage: 'no such route' });
     }
+  }
+
+  #presentedOf(activity: StoredActivity): { json: string; answer: CoreResponse } {
+    let presented = this.#presented.get(activity);
+    if (!presented) {
+      const text = JSON.stringify(present(activity));
+      // Shared by every GET of this activity: frozen, as nothing downstream may change it.
+      const headers = Object.freeze({ 'content-type': 'application/json' }) as Record<string, string>;
+      presented = { json: text, answer: Object.freeze({ kind: 'answer', status: 200, headers, body: text }) };
+      this.#presented.set(activity, presented);
+    }
+    return presented;
   }
 
   #live(key: string, time: number): StoredActivity | undefined {
@@ -583,12 +608,9 @@ type Route =
 function routeOf(method: string, rawPath: string): Route | undefined {
   const query = rawPath.indexOf('?');
   const path = query === -1 ? rawPath : rawPath.slice(0, query);
-  let m = ACTIVITY_PATH.exec(path);
-  if (m) {
-    const kind = method === 'GET' ? 'get' : method === 'PUT' ? 'put' : method === 'DELETE' ? 'delete' : undefined;
-    if (!kind) return { kind: 'wrong-method', titleId: m[1]!, category: 'read' };
-    return { kind, titleId: m[1]!, xuid: decodeSegment(m[2]!), category: kind === 'get' ? 'read' : 'write' };
-  }
+  const activity = activityRoute(method, path);
+  if (activity) return activity;
+  let m: RegExpExecArray | null;
   for (const [re, kind, category] of [
     [INVITE_PATH, 'invite', 'invite'],
     [QUERY_PATH, 'query', 'read'],
@@ -598,6 +620,29 @@ function routeOf(method: string, rawPath: string): Route | undefined {
     if (m) return method === 'POST' ? { kind, titleId: m[1]!, category } : { kind: 'wrong-method', titleId: m[1]!, category };
   }
   return undefined;
+}
+
+const TITLES = '/titles/';
+const USERS = '/users/';
+
+/**
+ * The route of `/titles/{titleId}/users/{xuid}/activities[/]` (each id one or more characters
+ * other than `/`), split by hand: the route of nearly every request, so no regular expression
+ * and no match array on it.
+ */
+function activityRoute(method: string, path: string): Route | undefined {
+  if (!path.startsWith(TITLES)) return undefined;
+  const titleEnd = path.indexOf('/', TITLES.length);
+  if (titleEnd <= TITLES.length || !path.startsWith(USERS, titleEnd)) return undefined;
+  const xuidStart = titleEnd + USERS.length;
+  const xuidEnd = path.indexOf('/', xuidStart);
+  if (xuidEnd <= xuidStart) return undefined;
+  const rest = path.length - xuidEnd;
+  if (!path.startsWith('/activities', xuidEnd) || (rest !== 11 && (rest !== 12 || !path.endsWith('/')))) return undefined;
+  const titleId = path.slice(TITLES.length, titleEnd);
+  const kind = method === 'GET' ? 'get' : method === 'PUT' ? 'put' : method === 'DELETE' ? 'delete' : undefined;
+  if (!kind) return { kind: 'wrong-method', titleId, category: 'read' };
+  return { kind, titleId, xuid: decodeSegment(path.slice(xuidStart, xuidEnd)), category: kind === 'get' ? 'read' : 'write' };
 }
 
 /**

@@ -8,7 +8,7 @@ import type { AddressInfo, Socket } from 'node:net';
 import { EmulatorCore, type CoreResponse, type EmulatorOptions, type FaultKind, type StoredActivity } from './core.js';
 import { inspectionListener, inspectionServed } from './inspection-http.js';
 import { startS2sService, type S2sCredentials, type S2sOptions } from './s2s.js';
-import { readBody, TOO_LARGE } from './body-reader.js';
+import { readBodyThen, TOO_LARGE, type BodyRead } from './body-reader.js';
 import { integerOption, MAX_TIMER_MS } from './option-checks.js';
 
 /** Options of {@link startEmulator}. */
@@ -97,6 +97,8 @@ interface Transport {
   readonly maxBodyBytes: number;
   readonly closing: AbortSignal;
   readonly startedAt: number;
+  /** The head of each answer the core shares between requests (frozen), built once. */
+  readonly heads: WeakMap<CoreResponse, string[]>;
 }
 
 /** Starts the emulator on `host:port` (default 127.0.0.1, any free port). */
@@ -110,7 +112,7 @@ export async function startEmulator(options: StartEmulatorOptions = {}): Promise
   const closing = new AbortController();
   // Every delayed answer listens to this one signal: no "possible leak" warning past ten.
   setMaxListeners(0, closing.signal);
-  const transport: Transport = { core, maxBodyBytes, closing: closing.signal, startedAt: Date.now() };
+  const transport: Transport = { core, maxBodyBytes, closing: closing.signal, startedAt: Date.now(), heads: new WeakMap() };
   const sockets = new Set<Socket>();
   const inspection = inspectionListener(core, { ui: options.ui, host: options.host ?? '127.0.0.1' });
   const server: Server = createServer(
@@ -182,14 +184,26 @@ function serveHttp(transport: Transport, req: IncomingMessage, res: ServerRespon
   if (method === 'GET' || method === 'HEAD' || (req.headers['content-length'] === undefined && req.headers['transfer-encoding'] === undefined)) {
     return answerFromCore(transport, req, res, method, path, '');
   }
-  return readBody(req, transport.maxBodyBytes).then((read) => {
-    if (read === undefined) return; // the client went away mid-body: nobody to answer
-    if (read !== TOO_LARGE) return answerFromCore(transport, req, res, method, path, read);
-    const response = transport.core.refuse(method, path, 413, 'RequestEntityTooLarge', `the body exceeds ${transport.maxBodyBytes} bytes`);
-    if (Number(req.headers['content-length']) > transport.maxBodyBytes + LINGER_BYTES) res.shouldKeepAlive = false;
-    else discardRest(req, res);
-    write(res, response);
+  // A callback, not a promise: the answer is written inside the body's 'end' event. Being
+  // called from an event, it catches everything itself.
+  readBodyThen(req, transport.maxBodyBytes, (read) => {
+    try {
+      answerBody(transport, req, res, method, path, read)?.then(undefined, (error: unknown) => answerInternalError(transport, req, res, error));
+    } catch (error) {
+      answerInternalError(transport, req, res, error);
+    }
   });
+  return undefined;
+}
+
+function answerBody(transport: Transport, req: IncomingMessage, res: ServerResponse, method: string, path: string, read: BodyRead): Promise<void> | undefined {
+  if (read === undefined) return undefined; // the client went away mid-body: nobody to answer
+  if (read !== TOO_LARGE) return answerFromCore(transport, req, res, method, path, read);
+  const response = transport.core.refuse(method, path, 413, 'RequestEntityTooLarge', `the body exceeds ${transport.maxBodyBytes} bytes`);
+  if (Number(req.headers['content-length']) > transport.maxBodyBytes + LINGER_BYTES) res.shouldKeepAlive = false;
+  else discardRest(req, res);
+  write(res, response, transport);
+  return undefined;
 }
 
 function answerFromCore(transport: Transport, req: IncomingMessage, res: ServerResponse, method: string, path: string, body: string): Promise<void> | undefined {
@@ -203,7 +217,7 @@ function answerFromCore(transport: Transport, req: IncomingMessage, res: ServerR
     // Without a promise when it can (a test that replaces core.handle still gets every call).
     const now = core.handle === EmulatorCore.prototype.handle ? core.handleNow(request) : undefined;
     if (now) {
-      deliver(req, res, now);
+      deliver(transport, req, res, now);
       return undefined;
     }
     pending = core.handle(request);
@@ -211,14 +225,14 @@ function answerFromCore(transport: Transport, req: IncomingMessage, res: ServerR
     pending = Promise.reject(error as Error);
   }
   return pending.then(
-    (response) => deliver(req, res, response),
-    (error: unknown) => deliver(req, res, transport.core.refuse(method, path, 500, 'InternalServerError', describe(error))),
+    (response) => deliver(transport, req, res, response),
+    (error: unknown) => deliver(transport, req, res, transport.core.refuse(method, path, 500, 'InternalServerError', describe(error))),
   );
 }
 
-function deliver(req: IncomingMessage, res: ServerResponse, response: CoreResponse): void {
+function deliver(transport: Transport, req: IncomingMessage, res: ServerResponse, response: CoreResponse): void {
   if (response.kind === 'reset') req.socket.destroy();
-  else write(res, response); // 'hang': write() leaves it unanswered, as asked
+  else write(res, response, transport); // 'hang': write() leaves it unanswered, as asked
 }
 
 /**
@@ -241,7 +255,7 @@ function discardRest(req: IncomingMessage, res: ServerResponse): void {
   req.resume();
 }
 
-function write(res: ServerResponse, response: CoreResponse): void {
+function write(res: ServerResponse, response: CoreResponse, transport: Transport): void {
   if (response.kind !== 'answer' || res.headersSent || res.destroyed) return;
   if (response.body === '') {
     // The common 204: head only, written in one go as a bare node:http server does.
@@ -249,12 +263,24 @@ function write(res: ServerResponse, response: CoreResponse): void {
     res.end();
     return;
   }
-  // The head in one call with its Content-Length: no per-header setHeader, no chunking.
+  res.writeHead(response.status, headOf(response, transport.heads));
+  res.end(response.body);
+}
+
+/**
+ * The head in one array with its Content-Length: no per-header setHeader, no chunking. An
+ * answer the core shares between requests (a held activity's JSON, frozen) has its head built
+ * once, and forgotten with the answer.
+ */
+function headOf(response: CoreResponse & { kind: 'answer' }, sharedHeads: WeakMap<CoreResponse, string[]>): string[] {
+  const shared = Object.isFrozen(response);
+  const cached = shared ? sharedHeads.get(response) : undefined;
+  if (cached) return cached;
   const head: string[] = [];
   for (const name in response.headers) head.push(name, response.headers[name]!);
   head.push('content-length', String(Buffer.byteLength(response.body)));
-  res.writeHead(response.status, head);
-  res.end(response.body);
+  if (shared) sharedHeads.set(response, head);
+  return head;
 }
 
 /**
@@ -264,12 +290,12 @@ function write(res: ServerResponse, response: CoreResponse): void {
 function answerHealth(transport: Transport, res: ServerResponse, collect: boolean): undefined {
   if (collect) (globalThis as { gc?: () => void }).gc?.();
   const body = JSON.stringify({ status: 'ok', uptimeMs: Date.now() - transport.startedAt, requests: transport.core.counters.requests, memory: process.memoryUsage() });
-  write(res, { kind: 'answer', status: 200, headers: { 'content-type': 'application/json' }, body });
+  write(res, { kind: 'answer', status: 200, headers: { 'content-type': 'application/json' }, body }, transport);
 }
 
 function answerInternalError(transport: Transport, req: IncomingMessage, res: ServerResponse, error: unknown): void {
   try {
-    write(res, transport.core.refuse(req.method ?? 'GET', req.url ?? '/', 500, 'InternalServerError', describe(error)));
+    write(res, transport.core.refuse(req.method ?? 'GET', req.url ?? '/', 500, 'InternalServerError', describe(error)), transport);
   } catch {
     req.socket.destroy();
   }
