@@ -145,7 +145,9 @@ export const CONVERGE_LIMIT_MS = 5 * 60_000;
 export async function runWire(scenario: Scenario, name: keyof typeof CONTENDERS): Promise<WireResult> {
   const clock = install({ now: Date.parse('2026-01-01T00:00:00Z'), toNotFake: ['nextTick', 'queueMicrotask'] });
   try {
-    const emulator = new EmulatorCore();
+    // The replay needs every request: the emulator's log is bounded (10,000 by default), so this
+    // one keeps far more than any scenario sends, and the replay checks that nothing was dropped.
+    const emulator = new EmulatorCore({ logSize: 10_000_000 });
     const client = new MpaClient({ titleId: 1234567890, baseUrl: 'http://127.0.0.1:9', authorization: () => 'XBL3.0 x=1;bench', fetch: inProcessFetch(emulator) });
     const contender = CONTENDERS[name](client);
     const book = new MatchBook();
@@ -177,7 +179,9 @@ export async function runWire(scenario: Scenario, name: keyof typeof CONTENDERS)
     }
     const endT = elapsed();
     const truth = truthTimeline(scenario.events);
-    const stale = staleness(truth, publishedTimeline(emulator.log, start), endT);
+    const log = emulator.log;
+    if (log.length !== emulator.counters.requests) throw new Error(`the emulator's log kept ${log.length} of ${emulator.counters.requests} requests: the replay would be wrong`);
+    const stale = staleness(truth, publishedTimeline(log, start), endT);
     const result: WireResult = {
       scenario: scenario.name,
       contender: name,
