@@ -81,7 +81,9 @@ export function bindMatchmaker<P = any>(sync: ActivitySync, source: EventSource,
   };
 
   const handlers: [string, (payload: P) => void][] = [
-    [names.matchAllocated, guarded(names.matchAllocated, (p) => void sync.group(toGroup(p)))],
+    [names.matchAllocated, guarded(names.matchAllocated, (p) => {
+      sync.group(toGroup(p));
+    })],
     [names.playerJoined, guarded(names.playerJoined, (p) => {
       const { matchId, xuid } = toPlayer(p);
       if (xuid === undefined || xuid === null || xuid === '') throw new MpaUsageError(`${names.playerJoined}: missing xuid`);

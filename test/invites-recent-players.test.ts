@@ -94,4 +94,27 @@ describe('recent players', () => {
     await settle(r.clock, match.close(), 60_000, 100);
     expect(errors.some((e) => e.groupId === 'm' && e.error.code === 'SERVER')).toBe(true);
   });
+
+  it('a teams() callback that throws on the interval is an error event, never a crash, and the match goes on', async () => {
+    r = await rig();
+    const errors: ErrorEvent[] = [];
+    r.sync.on('error', (e) => errors.push(e));
+    const match = r.sync.group({
+      ...settings,
+      recentPlayers: {
+        intervalMs: 600_000,
+        teams: () => {
+          throw new TypeError('studio bug');
+        },
+      },
+    });
+    match.join(P(1));
+    match.join(P(2));
+    await r.clock.tickAsync(600_000);
+    expect(errors).toMatchObject([{ groupId: 'm', error: { code: 'USAGE' } }]);
+    expect(errors[0]!.error.message).toMatch(/recentPlayers\.teams\(\) threw \(TypeError\)/);
+    match.join(P(3));
+    await settle(r.clock, r.sync.flush());
+    expect(r.emulator.activity(P(3))).toMatchObject({ currentPlayers: 3 });
+  });
 });

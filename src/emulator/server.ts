@@ -8,6 +8,7 @@ import type { AddressInfo, Socket } from 'node:net';
 import { EmulatorCore, type CoreResponse, type EmulatorOptions, type FaultKind, type StoredActivity } from './core.js';
 import { inspectionListener, inspectionServed } from './inspection-http.js';
 import { startS2sService, type S2sCredentials, type S2sOptions } from './s2s.js';
+import { raceSignal } from '../race-signal.js';
 import { readBodyThen, TOO_LARGE, type BodyRead } from './body-reader.js';
 import { integerOption, MAX_TIMER_MS } from './option-checks.js';
 
@@ -339,28 +340,9 @@ export function inProcessFetch(core: EmulatorCore): typeof fetch {
     request.headers.forEach((value, name) => (headers[name] = value));
     const signal = init?.signal ?? undefined;
     const work = core.handle({ method: request.method, path: url.pathname + url.search, headers, body: await request.text(), signal });
-    const response: CoreResponse = await abortable(work, signal);
+    const response: CoreResponse = await (signal ? raceSignal(work, signal) : work);
     if (response.kind === 'reset') throw new TypeError('fetch failed', { cause: Object.assign(new Error('socket hang up'), { code: 'ECONNRESET' }) });
-    if (response.kind === 'hang') return abortable(new Promise<never>(() => {}), signal);
+    if (response.kind === 'hang') return signal ? raceSignal(new Promise<never>(() => {}), signal) : new Promise<never>(() => {});
     return new Response(response.status === 204 ? null : response.body, { status: response.status, headers: response.headers });
   };
-}
-
-function abortable<T>(promise: Promise<T>, signal: AbortSignal | undefined | null): Promise<T> {
-  if (!signal) return promise;
-  if (signal.aborted) return Promise.reject(signal.reason);
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = () => reject(signal.reason);
-    signal.addEventListener('abort', onAbort, { once: true });
-    promise.then(
-      (v) => {
-        signal.removeEventListener('abort', onAbort);
-        resolve(v);
-      },
-      (e) => {
-        signal.removeEventListener('abort', onAbort);
-        reject(e);
-      },
-    );
-  });
 }

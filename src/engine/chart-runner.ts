@@ -45,7 +45,9 @@ export class ChartRunner {
       emit: () => undefined,
       system: self.system,
       stopChild: () => undefined,
-      actionExecutor: (action) => void this.#actions.push(action),
+      actionExecutor: (action) => {
+        this.#actions.push(action);
+      },
     };
   }
 

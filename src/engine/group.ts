@@ -262,12 +262,15 @@ export class MatchGroup {
   /** The automatic report (at close, on the interval): failures become `error` events. */
   async #autoReport(): Promise<void> {
     if (!this.#recent) return;
-    const teams = this.#recent.teams?.() ?? [];
     try {
+      // The studio's teams() runs here, on a timer or at close: whatever it throws must end in
+      // this try, never in an unhandled rejection.
+      const teams = this.#recent.teams?.() ?? [];
       const result = await this.reportRecentPlayers({ encounterType: this.#recent.encounterType, teams });
       for (const r of result.refused.slice(0, 1)) this.#host.onError(r.error, this.groupId);
     } catch (error) {
-      if (error instanceof MpaError) this.#host.onError(error, this.groupId);
+      const name = error instanceof Error ? error.name : typeof error;
+      this.#host.onError(error instanceof MpaError ? error : new MpaUsageError(`recentPlayers.teams() threw (${name}); group ${this.groupId}'s recent players were not reported`), this.groupId);
     }
   }
 
