@@ -122,12 +122,22 @@ async function shutdown(signal: string): Promise<void> {
     ...(emulator && { 'recent-player groups reported': emulator.core.recentPlayerGroups.length, 'invites delivered': emulator.core.invites.reduce((n, i) => n + i.invitedUsers.length, 0) }),
   });
   console.log('Requests by method and status:', JSON.stringify(stats.requests));
+  if (emulator && process.env.MPA_DEMO_KEEP_OPEN) {
+    // The live page shows what happened (requests, budgets, throttles) for as long as you look.
+    console.log(`\nThe emulator stays up so you can look around: ${emulator.pageUrl ?? emulator.url} (Ctrl-C to stop)`);
+    await new Promise<void>((resolve) => process.once('SIGINT', () => resolve()));
+  }
   await emulator?.close();
   process.exitCode = undeleted.length === 0 && after.length === 0 ? 0 : 1;
 }
 
-process.once('SIGINT', () => void shutdown('SIGINT'));
-process.once('SIGTERM', () => void shutdown('SIGTERM'));
+const stop = (signal: string) =>
+  shutdown(signal).catch((error: unknown) => {
+    console.error('shutdown failed:', error);
+    process.exitCode = 1;
+  });
+process.once('SIGINT', () => stop('SIGINT'));
+process.once('SIGTERM', () => stop('SIGTERM'));
 await scenario();
 // The scripted lifecycle is over: stop the way an operator would, through the signal handler.
 process.kill(process.pid, 'SIGINT');
