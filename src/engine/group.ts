@@ -122,10 +122,12 @@ export class MatchGroup {
     const { groupId: _id, recentPlayers, ...settings } = parsed;
     this.#settings = settings;
     this.#recent = recentPlayers;
-    if (recentPlayers?.intervalMs) this.#stopInterval = host.every(recentPlayers.intervalMs, () => {
+    if (recentPlayers?.intervalMs) {
+      this.#stopInterval = host.every(recentPlayers.intervalMs, () => {
         // #autoReport catches everything itself; the catch here only keeps that a guarantee.
         this.#autoReport().catch(() => undefined);
       });
+    }
   }
 
   /** Members, in join order. */
