@@ -195,6 +195,8 @@ export class MpaClient {
   readonly #retryAfterCapMs: number;
   readonly #userAgent: string;
   readonly #locale: string | undefined;
+  /** The path part of baseUrl (without a trailing slash): what a signature covers before each call's path. */
+  readonly #basePath: string;
   readonly #now: () => number;
 
   constructor(options: MpaClientOptions) {
@@ -207,6 +209,7 @@ export class MpaClient {
     }
     this.titleId = parsed.titleId;
     this.baseUrl = url.href.replace(/\/+$/, '');
+    this.#basePath = url.pathname.replace(/\/+$/, '');
     this.#authorization = options.authorization;
     this.#fetch = options.fetch ?? ((...args) => globalThis.fetch(...args));
     this.#timeoutMs = parsed.timeoutMs ?? 10_000;
@@ -347,7 +350,9 @@ export class MpaClient {
         signal: controller.signal,
         method,
         url: this.baseUrl + path,
-        pathAndQuery: pathAndQuery(this.baseUrl + path),
+        // The paths this client builds are already in URL form (validated ids, no query), and
+        // baseUrl carries no query: no URL parse per request.
+        pathAndQuery: this.#basePath + path,
         body,
         xuid,
       });
@@ -463,7 +468,3 @@ function callOptions(raw: CallOptions | undefined): CallOptions {
   return parseInput(callOptionsSchema, raw, 'call options', ['options']);
 }
 
-function pathAndQuery(url: string): string {
-  const parsed = new URL(url);
-  return parsed.pathname + parsed.search;
-}

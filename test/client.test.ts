@@ -2,7 +2,6 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { MpaClient } from '../src/client.js';
 import {
   MpaAuthorizationError,
-  MpaError,
   MpaRequestRejectedError,
   MpaServerError,
   MpaThrottledError,
@@ -10,7 +9,7 @@ import {
   MpaValidationError,
 } from '../src/errors.js';
 import type { Emulator } from '../src/emulator/server.js';
-import { activity, emulatorAndClient, TITLE, TOKEN } from './helpers.js';
+import { activity, emulatorAndClient, failure, TITLE, TOKEN } from './helpers.js';
 
 const XUID = '2533274800000001';
 let emulator: Emulator | undefined;
@@ -25,15 +24,6 @@ async function setup(...args: Parameters<typeof emulatorAndClient>) {
   return made;
 }
 
-async function caught(promise: Promise<unknown>): Promise<MpaError> {
-  try {
-    await promise;
-  } catch (error) {
-    expect(error).toBeInstanceOf(MpaError);
-    return error as MpaError;
-  }
-  throw new Error('expected the call to fail');
-}
 
 describe('MpaClient over loopback HTTP', () => {
   it('PUT, GET, DELETE round-trip with the documented headers and a decimal-string sequence number', async () => {
@@ -91,7 +81,7 @@ describe('MpaClient over loopback HTTP', () => {
   it('maps 400 RequestValidationError to MpaRequestRejectedError and flags a stale sequence as superseded', async () => {
     const { client } = await setup();
     await client.setActivity(XUID, activity(10));
-    const error = await caught(client.setActivity(XUID, activity(10)));
+    const error = await failure(client.setActivity(XUID, activity(10)));
     expect(error).toBeInstanceOf(MpaRequestRejectedError);
     expect(error).toMatchObject({ code: 'REQUEST_REJECTED', status: 400, errorCode: 'RequestValidationError', retryable: false });
     expect((error as MpaRequestRejectedError).superseded).toBe(true);
@@ -99,7 +89,7 @@ describe('MpaClient over loopback HTTP', () => {
 
   it('maps 400 AuthorizationError to MpaAuthorizationError', async () => {
     const { client } = await setup({ titleIds: [1] });
-    const error = await caught(client.getActivity(XUID));
+    const error = await failure(client.getActivity(XUID));
     expect(error).toBeInstanceOf(MpaAuthorizationError);
     expect(error).toMatchObject({ code: 'AUTHORIZATION', status: 400, errorCode: 'AuthorizationError' });
   });
@@ -117,7 +107,7 @@ describe('MpaClient over loopback HTTP', () => {
 
   it('gives MpaAuthorizationError after a second 401, without a third attempt and without the token', async () => {
     const { emulator, client } = await setup({ tokens: ['XBL3.0 x=1;other'] });
-    const error = await caught(client.getActivity(XUID));
+    const error = await failure(client.getActivity(XUID));
     expect(error).toMatchObject({ code: 'AUTHORIZATION', status: 401 });
     expect(emulator.core.log).toHaveLength(2);
     expect(JSON.stringify({ ...error, message: error.message, stack: error.stack })).not.toContain('secret-token-abc');
@@ -126,7 +116,7 @@ describe('MpaClient over loopback HTTP', () => {
   it('maps 429 with the ThrottledEntity and Retry-After (delta-seconds)', async () => {
     const { emulator, client } = await setup({ rateLimits: { read: { burst: 1, sustain: 100 } } });
     await client.getActivity(XUID);
-    const error = await caught(client.getActivity(XUID));
+    const error = await failure(client.getActivity(XUID));
     expect(error).toBeInstanceOf(MpaThrottledError);
     const throttled = error as MpaThrottledError;
     expect(throttled.retryAfterMs).toBeGreaterThan(0);
@@ -140,7 +130,7 @@ describe('MpaClient over loopback HTTP', () => {
     const fake: typeof fetch = async () =>
       new Response(JSON.stringify({ currentRequests: 11, maxRequests: 10, periodInSeconds: 15, type: 'burst', extra: true }), { status: 429, headers: { 'retry-after': at } });
     const client = new MpaClient({ titleId: TITLE, authorization: () => TOKEN, fetch: fake });
-    const error = (await caught(client.getActivity(XUID))) as MpaThrottledError;
+    const error = (await failure(client.getActivity(XUID))) as MpaThrottledError;
     expect(error.retryAfterMs).toBeGreaterThan(18_000);
     expect(error.retryAfterMs).toBeLessThanOrEqual(20_000);
     expect(error.throttle).toMatchObject({ currentRequests: 11, maxRequests: 10, limitType: 'burst' });
@@ -149,30 +139,30 @@ describe('MpaClient over loopback HTTP', () => {
   it('maps 503 with Retry-After to throttled and 500/503 without to MpaServerError', async () => {
     const { emulator, client } = await setup();
     emulator.failNext('503-retry-after', 1, 7);
-    expect(await caught(client.getActivity(XUID))).toMatchObject({ code: 'THROTTLED', status: 503, retryAfterMs: 7000 });
+    expect(await failure(client.getActivity(XUID))).toMatchObject({ code: 'THROTTLED', status: 503, retryAfterMs: 7000 });
     emulator.failNext('503');
-    expect(await caught(client.getActivity(XUID))).toBeInstanceOf(MpaServerError);
+    expect(await failure(client.getActivity(XUID))).toBeInstanceOf(MpaServerError);
     emulator.failNext('500');
-    expect(await caught(client.getActivity(XUID))).toMatchObject({ code: 'SERVER', status: 500, retryable: true });
+    expect(await failure(client.getActivity(XUID))).toMatchObject({ code: 'SERVER', status: 500, retryable: true });
   });
 
   it('maps a connection reset to MpaTransportError(network)', async () => {
     const { emulator, client } = await setup();
     emulator.failNext('reset');
-    expect(await caught(client.setActivity(XUID, activity(1)))).toMatchObject({ code: 'TRANSPORT', reason: 'network', retryable: true });
+    expect(await failure(client.setActivity(XUID, activity(1)))).toMatchObject({ code: 'TRANSPORT', reason: 'network', retryable: true });
   });
 
   it('maps a hung answer to MpaTransportError(timeout)', async () => {
     const { emulator, client } = await setup({}, { timeoutMs: 200 });
     emulator.failNext('hang');
-    expect(await caught(client.getActivity(XUID))).toMatchObject({ code: 'TRANSPORT', reason: 'timeout' });
+    expect(await failure(client.getActivity(XUID))).toMatchObject({ code: 'TRANSPORT', reason: 'timeout' });
   });
 
   it('maps a caller abort to MpaTransportError(aborted), not retryable', async () => {
     const { emulator, client } = await setup();
     emulator.failNext('hang');
     const controller = new AbortController();
-    const pending = caught(client.getActivity(XUID, { signal: controller.signal }));
+    const pending = failure(client.getActivity(XUID, { signal: controller.signal }));
     setTimeout(() => controller.abort(), 20);
     expect(await pending).toMatchObject({ code: 'TRANSPORT', reason: 'aborted', retryable: false });
   });
@@ -180,12 +170,12 @@ describe('MpaClient over loopback HTTP', () => {
   it('maps a non-JSON 200 body to MpaTransportError(body)', async () => {
     const { emulator, client } = await setup();
     emulator.failNext('not-json');
-    expect(await caught(client.getActivity(XUID))).toMatchObject({ code: 'TRANSPORT', reason: 'body' });
+    expect(await failure(client.getActivity(XUID))).toMatchObject({ code: 'TRANSPORT', reason: 'body' });
   });
 
   it('maps an authorization provider failure without calling the service', async () => {
     const { client, calls } = await setup({}, { authorization: () => Promise.reject(new Error('vault down')) });
-    expect(await caught(client.getActivity(XUID))).toMatchObject({ code: 'AUTHORIZATION' });
+    expect(await failure(client.getActivity(XUID))).toMatchObject({ code: 'AUTHORIZATION' });
     expect(calls()).toBe(0);
   });
 });
