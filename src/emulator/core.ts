@@ -10,6 +10,7 @@ import { SlidingWindows, type WindowUsage } from '../sliding-window.js';
 import { seededRandom, type RandomSource } from '../random.js';
 import { sleep } from '../sleep.js';
 import { RingBuffer } from './ring-buffer.js';
+import { RequestLog, type LogExtra } from './request-log.js';
 import { integerOption } from './option-checks.js';
 import { fastActivity, fastDelete } from './wire-fast-path.js';
 
@@ -201,7 +202,7 @@ export class EmulatorCore {
   #lastSequence = new Map<string, bigint>();
   #inFlight = new Map<string, number>();
   #forced: { kind: FaultKind; retryAfterSeconds: number }[] = [];
-  readonly #log: RingBuffer<LoggedRequest>;
+  readonly #log: RequestLog;
   #lastTitle: { raw: string; titleId: number; keyPrefix: string } | undefined;
   readonly #invites: RingBuffer<RecordedInvite>;
   readonly #recentPlayerGroups: RingBuffer<RecordedRecentPlayerGroup>;
@@ -219,7 +220,7 @@ export class EmulatorCore {
     this.#random = seededRandom(options.faults?.seed ?? 1);
     this.#tokens = options.tokens ? new Set(options.tokens) : undefined;
     const logSize = integerOption('logSize', options.logSize, DEFAULT_LOG_SIZE, 0, 10_000_000);
-    this.#log = new RingBuffer(logSize);
+    this.#log = new RequestLog(logSize, (method, path) => routeOf(method, path)?.xuid);
     this.#invites = new RingBuffer(logSize);
     this.#recentPlayerGroups = new RingBuffer(logSize);
   }
@@ -261,22 +262,21 @@ export class EmulatorCore {
    * `log` and `counters` show every answered request.
    */
   refuse(method: string, path: string, status: number, errorCode: string, debugMessage: string): CoreResponse {
-    this.#record({ time: this.now(), method, path, xuid: undefined, status, body: undefined }, status);
+    this.#record(this.now(), method, path, undefined, status, NO_SUBJECT);
     return json(status, { errorCode, debugMessage });
   }
 
-  #finish(entry: LoggedRequest, response: CoreResponse, status: number): CoreResponse {
-    this.#record(entry, status);
+  #finish(time: number, request: CoreRequest, response: CoreResponse, status: number, extra: LogExtra | undefined): CoreResponse {
+    this.#record(time, request.method, request.path, request.body || undefined, status, extra);
     return response;
   }
 
-  #record(entry: LoggedRequest, status: number): void {
-    entry.status = status;
-    this.#log.push(entry);
+  #record(time: number, method: string, path: string, body: string | undefined, status: number, extra: LogExtra | undefined): void {
+    this.#log.add(time, method, path, body, status, extra);
     const counters = this.counters;
     counters.requests++;
     counters.byStatus[status] = (counters.byStatus[status] ?? 0) + 1;
-    counters.byMethod[entry.method] = (counters.byMethod[entry.method] ?? 0) + 1;
+    counters.byMethod[method] = (counters.byMethod[method] ?? 0) + 1;
   }
 
   now(): number {
@@ -386,43 +386,40 @@ export class EmulatorCore {
   #serve(request: CoreRequest, route: Route | undefined): CoreResponse {
     const time = this.now();
     let body: unknown;
-    const entry: LoggedRequest = { time, method: request.method, path: request.path, xuid: route?.xuid, status: 0, body: undefined };
     try {
       body = request.body ? JSON.parse(request.body) : undefined;
     } catch {
       body = request.body;
     }
-    entry.body = body;
 
     const fault = this.#drawFault(request.method);
     if (fault) {
-      entry.fault = fault.kind;
       this.counters.faults++;
+      const extra: LogExtra = { fault: fault.kind };
       switch (fault.kind) {
         case 'reset':
-          return this.#finish(entry, { kind: 'reset' }, 0);
+          return this.#finish(time, request, { kind: 'reset' }, 0, extra);
         case 'hang':
-          return this.#finish(entry, { kind: 'hang' }, 0);
+          return this.#finish(time, request, { kind: 'hang' }, 0, extra);
         case 'not-json':
-          return this.#finish(entry, answer(200, '<html>gateway</html>', { 'content-type': 'text/html' }), 200);
+          return this.#finish(time, request, answer(200, '<html>gateway</html>', { 'content-type': 'text/html' }), 200, extra);
         case '500':
-          return this.#finish(entry, json(500, { errorCode: 'InternalServerError', debugMessage: 'injected fault' }), 500);
+          return this.#finish(time, request, json(500, { errorCode: 'InternalServerError', debugMessage: 'injected fault' }), 500, extra);
         case '503':
-          return this.#finish(entry, json(503, { errorCode: 'ServiceUnavailable', debugMessage: 'injected fault' }), 503);
+          return this.#finish(time, request, json(503, { errorCode: 'ServiceUnavailable', debugMessage: 'injected fault' }), 503, extra);
         case '503-retry-after':
-          entry.retryAfterSeconds = fault.retryAfterSeconds;
-          return this.#finish(entry, json(503, { errorCode: 'ServiceUnavailable', debugMessage: 'injected fault' }, { 'retry-after': String(fault.retryAfterSeconds) }), 503);
+          extra.retryAfterSeconds = fault.retryAfterSeconds;
+          return this.#finish(time, request, json(503, { errorCode: 'ServiceUnavailable', debugMessage: 'injected fault' }, { 'retry-after': String(fault.retryAfterSeconds) }), 503, extra);
         case '429':
           this.counters.throttled++;
-          entry.throttled = true;
-          entry.retryAfterSeconds = fault.retryAfterSeconds;
-          return this.#finish(entry, 
-            json(429, throttledEntity(11, 10, 15, 'injected throttle'), { 'retry-after': String(fault.retryAfterSeconds) }),
-            429,
-          );
+          extra.throttled = true;
+          extra.retryAfterSeconds = fault.retryAfterSeconds;
+          return this.#finish(time, request, json(429, throttledEntity(11, 10, 15, 'injected throttle'), { 'retry-after': String(fault.retryAfterSeconds) }), 429, extra);
       }
     }
 
+    // Set once the subject is the invite's sender rather than what the path says.
+    let subjectExtra: LogExtra | undefined;
     try {
       if (!route) throw new Refusal(404, { errorCode: 'NotFound', debugMessage: `no route for ${request.method} ${request.path}` });
       if (route.kind === 'wrong-method') throw new Refusal(405, { errorCode: 'MethodNotAllowed', debugMessage: `${request.method} is not allowed on ${request.path}` });
@@ -438,23 +435,23 @@ export class EmulatorCore {
       }
       let subject = caller;
       if (route.xuid !== undefined) subject = parseXuid(route.xuid);
-      if (route.kind === 'invite' && body && typeof body === 'object' && typeof (body as { sender?: unknown }).sender === 'string') {
-        subject = (body as { sender: string }).sender;
-        entry.xuid = subject;
+      const sender = route.kind === 'invite' ? senderOf(body) : undefined;
+      if (sender !== undefined) {
+        subject = sender;
+        subjectExtra = { xuid: sender };
       }
       const key = keyPrefix + subject;
       if (this.#limits) this.#rateLimit(route.category, key, time);
       const response = this.#apply(route, titleId, subject, key, body, time);
-      this.#record(entry, response.kind === 'answer' ? response.status : 0);
-      return response;
+      return this.#finish(time, request, response, response.kind === 'answer' ? response.status : 0, subjectExtra);
     } catch (error) {
       if (!(error instanceof Refusal)) throw error;
+      let extra = subjectExtra;
       if (error.status === 429) {
         this.counters.throttled++;
-        entry.throttled = true;
-        entry.retryAfterSeconds = Number(error.headers['retry-after']);
+        extra = { ...subjectExtra, throttled: true, retryAfterSeconds: Number(error.headers['retry-after']) };
       }
-      return this.#finish(entry, json(error.status, error.body, error.headers), error.status);
+      return this.#finish(time, request, json(error.status, error.body, error.headers), error.status, extra);
     }
   }
 
@@ -689,6 +686,14 @@ function present(a: StoredActivity) {
 
 function throttledEntity(current: number, max: number, periodSeconds: number, debugMessage: string) {
   return { currentRequests: String(current), maxRequests: String(max), periodInSeconds: String(periodSeconds), limitType: 'Rate', debugMessage, version: '1' };
+}
+
+// The log's mark of a request answered without a subject (refused before routing).
+const NO_SUBJECT: LogExtra = Object.freeze({ xuid: null });
+
+/** An invite's sender, when the body names one as a string: the invite's subject. */
+function senderOf(body: unknown): string | undefined {
+  return typeof body === 'object' && body !== null && typeof (body as { sender?: unknown }).sender === 'string' ? (body as { sender: string }).sender : undefined;
 }
 
 // Shared by every 204: nothing downstream mutates an answer, so one object serves them all.
