@@ -312,10 +312,10 @@ export class MpaClient {
     const options = callOptions(rawOptions);
     const bytes = body === undefined ? undefined : Buffer.from(JSON.stringify(body), 'utf8');
     let sent = await this.#send(method, path, bytes, xuid, options, undefined);
-    if (sent.response.status === 401) sent = await this.#send(method, path, bytes, xuid, options, sent.authorization);
-    const { response } = sent;
-    if (response.status >= 200 && response.status < 300) return this.#json(response);
-    throw await this.#failure(response, sent.signed);
+    if (sent.answer.status === 401) sent = await this.#send(method, path, bytes, xuid, options, sent.authorization);
+    const { answer } = sent;
+    if (answer.status >= 200 && answer.status < 300) return this.#json(answer);
+    throw this.#failure(answer, sent.signed);
   }
 
   /**
@@ -329,7 +329,7 @@ export class MpaClient {
     xuid: string | undefined,
     options: { signal?: AbortSignal | undefined; timeoutMs?: number | undefined },
     refused: string | undefined,
-  ): Promise<{ response: Response; authorization: string; signed: boolean }> {
+  ): Promise<{ answer: Answer; authorization: string; signed: boolean }> {
     // Timers are taken from the global object at call time so that fake timers govern them.
     const controller = new AbortController();
     const timeoutMs = options.timeoutMs ?? this.#timeoutMs;
@@ -370,7 +370,8 @@ export class MpaClient {
       // Read the body under the same timeout: a hung body is as bad as a hung header.
       const text = await response.text();
       return {
-        response: new Response(response.status === 204 || text.length === 0 ? null : text, { status: response.status, headers: response.headers }),
+        // Status, headers and text: no second Response built around a body already read.
+        answer: { status: response.status, headers: response.headers, text },
         authorization: credentials.authorization,
         signed: credentials.signature !== undefined,
       };
@@ -390,7 +391,10 @@ export class MpaClient {
   async #credentials(request: AuthorizationRequest): Promise<{ authorization: string; signature: string | undefined }> {
     let result: AuthorizationResult;
     try {
-      result = await raceSignal(Promise.resolve().then(() => this.#authorization(request)), request.signal);
+      // A provider that answers at once (a cached token) costs no promise and no listener; one
+      // that answers later is raced against the call's signal, as it may not honour it.
+      const given = this.#authorization(request);
+      result = isPromiseLike(given) ? await raceSignal(Promise.resolve(given), request.signal) : given;
     } catch (cause) {
       if (request.signal.aborted || cause instanceof MpaError) throw cause;
       throw new MpaAuthorizationError('the authorization provider failed', { cause });
@@ -408,29 +412,28 @@ export class MpaClient {
   }
 
   /** Any 2xx is success, with or without a body. */
-  async #json(response: Response): Promise<unknown> {
-    const text = await response.text();
-    if (text.length === 0) return undefined;
+  #json(answer: Answer): unknown {
+    const { text, headers, status } = answer;
+    if (status === 204 || text.length === 0) return undefined;
     try {
       return JSON.parse(text);
     } catch (cause) {
-      throw new MpaTransportError('body', `the body of answer ${response.status} is not JSON (${text.length} characters${response.headers.get('content-type') ? `, content-type ${response.headers.get('content-type')}` : ''})`, {
-        status: response.status,
+      throw new MpaTransportError('body', `the body of answer ${status} is not JSON (${text.length} characters${headers.get('content-type') ? `, content-type ${headers.get('content-type')}` : ''})`, {
+        status,
         cause,
       });
     }
   }
 
-  async #failure(response: Response, signed: boolean): Promise<MpaError> {
-    const status = response.status;
-    const text = await response.text();
+  #failure(answer: Answer, signed: boolean): MpaError {
+    const { status, text } = answer;
     let json: unknown;
     try {
       json = text ? JSON.parse(text) : undefined;
     } catch {
       json = undefined;
     }
-    const retryAfterMs = parseRetryAfter(response.headers.get('retry-after'), { now: this.#now(), capMs: this.#retryAfterCapMs });
+    const retryAfterMs = parseRetryAfter(answer.headers.get('retry-after'), { now: this.#now(), capMs: this.#retryAfterCapMs });
     if (status === 429 || (status === 503 && retryAfterMs !== undefined)) {
       const entity = json === undefined ? undefined : throttledEntitySchema.safeParse(json);
       const throttle = entity?.success ? entity.data : undefined;
@@ -449,6 +452,17 @@ export class MpaClient {
     if (status >= 500 || status === 408) return new MpaServerError(`service error (${says})`, details);
     return new MpaRequestRejectedError(`request rejected (${says})`, details);
   }
+}
+
+function isPromiseLike<T>(value: T | PromiseLike<T>): value is PromiseLike<T> {
+  return typeof value === 'object' && value !== null && typeof (value as { then?: unknown }).then === 'function';
+}
+
+/** An answer as read within the call's timeout: its status, headers and whole body. */
+interface Answer {
+  readonly status: number;
+  readonly headers: Headers;
+  readonly text: string;
 }
 
 function describe(cause: unknown): string {
