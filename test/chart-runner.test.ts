@@ -63,6 +63,20 @@ describe('ChartRunner: the player chart without a live actor', () => {
     expect(b.value).toBe('idle');
   });
 
+  it('a new player needs no step: restored from fresh(), a join does exactly what it does after initial()', () => {
+    const runner = new ChartRunner(createPlayerMachine(), input('x0'));
+    const [start, entered] = runner.initial(input('1'));
+    // Entering the initial state only reports idle, which a new player already is.
+    expect(entered.map((e) => e.kind === 'emit' && e.event)).toEqual([{ type: 'state', xuid: '1', state: 'idle' }]);
+    const fresh = runner.fresh(input('1'));
+    expect(fresh).toEqual({ value: start.value, context: start.context });
+    const [fromInitial, effectsA] = runner.step(start, join);
+    const [fromFresh, effectsB] = runner.step(runner.restore(fresh.value, fresh.context), join);
+    expect(fromFresh.value).toEqual(fromInitial.value);
+    expect(fromFresh.context).toEqual(fromInitial.context);
+    expect(effectsB).toEqual(effectsA);
+  });
+
   it('a resting player restored from state and context goes on as if never put away', () => {
     const runner = new ChartRunner(createPlayerMachine(), input('x0'));
     let [s] = runner.initial(input('1'));

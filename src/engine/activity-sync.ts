@@ -467,12 +467,10 @@ export class ActivitySync extends EventEmitter<SyncEvents> {
     return player;
   }
 
-  /** Enters the chart's initial state for a new player. */
+  /** A new player rests in the chart's initial state (`idle`) until its first event. */
   #start(player: Player): void {
     const input = { xuid: player.xuid, groupId: player.groupId, keepAliveMs: this.#options.keepAliveMs, countRefreshIntervalMs: this.#options.countRefreshIntervalMs };
-    const [snapshot, effects] = this.#chart.initial(input);
-    player.snapshot = snapshot;
-    this.#apply(player, effects);
+    player.rest = this.#chart.fresh(input);
   }
 
   /**

@@ -12,7 +12,7 @@
  * is never started: the chart's actions never use `self` or `system`.
  */
 import { createActor, type ActorScope, type ActorSystem, type EventObject, type ExecutableActionObject, type SnapshotFrom } from 'xstate';
-import type { PlayerEmitted, PlayerEvent, PlayerInput, PlayerMachine } from './player-machine.js';
+import { initialContext, type PlayerEmitted, type PlayerEvent, type PlayerInput, type PlayerMachine } from './player-machine.js';
 
 /** A player's chart state between events. */
 export type PlayerSnapshot = SnapshotFrom<PlayerMachine>;
@@ -56,6 +56,16 @@ export class ChartRunner {
     const actions = (this.#actions = []);
     const snapshot = this.#machine.getInitialSnapshot(this.#scope, input);
     return [snapshot, effectsOf(actions)];
+  }
+
+  /**
+   * A new player's state and context, without a step: the initial state is `idle`, a resting
+   * state whose only entry effect is reporting `idle`, which a new player already is. So a
+   * player costs no snapshot until its first event (then it is restored like any resting one).
+   * The context is the one the chart's own context factory builds.
+   */
+  fresh(input: PlayerInput): { value: 'idle'; context: PlayerSnapshot['context'] } {
+    return { value: 'idle', context: initialContext(input) };
   }
 
   /** The snapshot after `event`, and what the engine must do. */

@@ -132,6 +132,35 @@ export interface PlayerInput {
   countRefreshIntervalMs: number;
 }
 
+/** A player's context on entering the chart: nothing wanted, nothing published. */
+export function initialContext(input: PlayerInput): PlayerContext {
+  return {
+    xuid: input.xuid,
+    keepAliveMs: input.keepAliveMs,
+    countRefreshIntervalMs: input.countRefreshIntervalMs,
+    groupId: input.groupId,
+    desired: null,
+    desiredSeq: undefined,
+    reason: 'join',
+    published: null,
+    wrongSince: undefined,
+    changedInFlightAt: undefined,
+    waitAt: 0,
+    retryAt: 0,
+    waitPriority: PRIORITY.count,
+    delayMs: 0,
+    attempt: 0,
+    mayHold: false,
+    superseded: false,
+    abandoned: false,
+    ambiguous: false,
+    unverified: false,
+    keepAliveDue: false,
+    flushing: false,
+    next: 'stay',
+  };
+}
+
 /** The priority of the next write: a leave, a change a friend can act on, a count or keep-alive. */
 export function priorityOf(c: Pick<PlayerContext, 'desired' | 'published' | 'superseded'>): Priority {
   if (c.desired === null) return PRIORITY.leave;
@@ -385,31 +414,7 @@ export function createPlayerMachine() {
 
   return machine.createMachine({
     id: 'player',
-    context: ({ input }) => ({
-      xuid: input.xuid,
-      keepAliveMs: input.keepAliveMs,
-      countRefreshIntervalMs: input.countRefreshIntervalMs,
-      groupId: input.groupId,
-      desired: null,
-      desiredSeq: undefined,
-      reason: 'join',
-      published: null,
-      wrongSince: undefined,
-      changedInFlightAt: undefined,
-      waitAt: 0,
-      retryAt: 0,
-      waitPriority: PRIORITY.count,
-      delayMs: 0,
-      attempt: 0,
-      mayHold: false,
-      superseded: false,
-      abandoned: false,
-      ambiguous: false,
-      unverified: false,
-      keepAliveDue: false,
-      flushing: false,
-      next: 'stay',
-    }),
+    context: ({ input }) => initialContext(input),
     initial: 'idle',
     states: {
       idle: {
