@@ -104,6 +104,24 @@ describe('emulator: sequence numbers', () => {
     expect((await call('PUT', `/titles/99/users/1/activities`, body)).status).toBe(204);
   });
 
+  it('forgets a user expiryMs after their last accepted write (sequence number and activity), and not a moment sooner', async () => {
+    const { call, core, advance } = harness({ expiryMs: 60_000 });
+    const body = (n: number) => ({ connectionString: 'c', joinRestriction: 'Public', sequenceNumber: String(n) });
+    expect((await call('PUT', path('1'), body(10))).status).toBe(204);
+    expect((await call('PUT', path('2'), body(10))).status).toBe(204);
+    expect((await call('DELETE', path('2'), { sequenceNumber: '11' })).status).toBe(204);
+    advance(59_999);
+    await call('GET', path('3')); // any request lets the emulator sweep
+    expect((await call('PUT', path('1'), body(9))).status).toBe(400);
+    expect((await call('PUT', path('2'), body(9))).status).toBe(400);
+    advance(60_000);
+    await call('GET', path('3'));
+    expect(core.activities()).toEqual([]);
+    // A day-long emulator seeing ever new users stays flat: nothing of these two is kept.
+    expect((await call('PUT', path('1'), body(1))).status).toBe(204);
+    expect((await call('PUT', path('2'), body(1))).status).toBe(204);
+  });
+
   it('answers 204 and changes nothing for a stale write when staleSequence is ignore', async () => {
     const { call, core } = harness({ staleSequence: 'ignore' });
     await call('PUT', path(), { connectionString: 'new', joinRestriction: 'Public', sequenceNumber: '10' });

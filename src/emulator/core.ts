@@ -38,7 +38,11 @@ export interface EmulatorOptions {
   staleSequence?: 'reject' | 'ignore';
   /** Documented fine-grained rate limits (default), overrides of them, or `false` for none. */
   rateLimits?: RateLimitOverride | false;
-  /** An activity not updated for this long is removed. Default 24 h. */
+  /**
+   * An activity not updated for this long is removed. Default 24 h. A user's last sequence
+   * number is forgotten as long after their last accepted write (so a day-long emulator that
+   * sees ever new users stays flat); until then a stale write is refused, DELETE or not.
+   */
   expiryMs?: number;
   /** Random faults. Default none. */
   faults?: FaultOptions;
@@ -200,6 +204,9 @@ export class EmulatorCore {
   #tokens: Set<string> | undefined;
   #activities = new Map<string, StoredActivity>();
   #lastSequence = new Map<string, bigint>();
+  /** When each user's last write was accepted: the sweep forgets users idle past `expiryMs`. */
+  #lastWriteAt = new Map<string, number>();
+  #nextSweepAt = 0;
   #inFlight = new Map<string, number>();
   #forced: { kind: FaultKind; retryAfterSeconds: number }[] = [];
   readonly #log: RequestLog;
@@ -330,6 +337,7 @@ export class EmulatorCore {
   reset(): void {
     this.#activities.clear();
     this.#lastSequence.clear();
+    this.#lastWriteAt.clear();
     for (const w of this.#windows.values()) w.clear();
     this.#forced = [];
     this.#log.clear();
@@ -385,6 +393,7 @@ export class EmulatorCore {
 
   #serve(request: CoreRequest, route: Route | undefined): CoreResponse {
     const time = this.now();
+    if (time >= this.#nextSweepAt) this.#sweep(time);
     let body: unknown;
     try {
       body = request.body ? JSON.parse(request.body) : undefined;
@@ -504,6 +513,7 @@ export class EmulatorCore {
           throw invalid(`sequenceNumber ${input.sequenceNumber} is not greater than the last accepted ${last}`);
         }
         this.#lastSequence.set(key, input.sequenceNumber);
+        this.#lastWriteAt.set(key, time);
         if (route.kind === 'delete') {
           this.#activities.delete(key);
         } else {
@@ -571,6 +581,22 @@ export class EmulatorCore {
       return undefined;
     }
     return activity;
+  }
+
+  /**
+   * Forgets the users whose last accepted write is `expiryMs` old: their sequence number and
+   * their activity, expired by then. Runs at most once per 1/24 of `expiryMs` (an hour by
+   * default), on a request: one pass over the users, so memory holds about a day of users.
+   */
+  #sweep(time: number): void {
+    const expiry = this.#expiryMs();
+    this.#nextSweepAt = time + Math.max(1000, expiry / 24);
+    for (const [key, at] of this.#lastWriteAt) {
+      if (time - at < expiry) continue;
+      this.#lastWriteAt.delete(key);
+      this.#lastSequence.delete(key);
+      this.#live(key, time);
+    }
   }
 
   #expire(): void {
