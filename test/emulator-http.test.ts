@@ -105,6 +105,16 @@ describe('emulator over HTTP: body limit', () => {
     expect(fits.status).toBe(204);
   });
 
+  it('emulator.fetch (in-process) has the same limit: 413 past it, served at it', async () => {
+    emulator = await startEmulator({ maxBodyBytes: 1024 });
+    const init = (body: string) => ({ method: 'PUT', headers: { authorization: TOKEN, 'content-type': 'application/json' }, body });
+    const over = await emulator.fetch(emulator.url + activityPath, init(putBody.padEnd(1025, ' ')));
+    expect(over.status).toBe(413);
+    expect(await over.json()).toMatchObject({ errorCode: 'RequestEntityTooLarge' });
+    expect((await emulator.fetch(emulator.url + activityPath, init(putBody.padEnd(1024, ' ')))).status).toBe(204);
+    expect(emulator.core.log.map((r) => r.status)).toEqual([413, 204]);
+  });
+
   it('stops reading at the cap: a huge streamed body is cut off, not buffered', async () => {
     emulator = await startEmulator({ maxBodyBytes: 64 * 1024 });
     const megabyte = Buffer.alloc(1 << 20, 'z');

@@ -157,7 +157,7 @@ export async function startEmulator(options: StartEmulatorOptions = {}): Promise
     pageUrl: inspectionServed({ ui: options.ui, host: options.host ?? '127.0.0.1' }) ? `http://${host}:${address.port}/` : undefined,
     port: address.port,
     core,
-    fetch: inProcessFetch(core),
+    fetch: inProcessFetch(core, { maxBodyBytes }),
     activities: () => core.activities(),
     activity: (xuid, titleId) => core.activity(xuid, titleId),
     failNext: (kind, count, retryAfterSeconds) => core.failNext(kind, count, retryAfterSeconds),
@@ -331,15 +331,25 @@ function endWithJson(socket: Socket, status: number, reason: string, errorCode: 
   socket.end(`HTTP/1.1 ${status} ${reason}\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`, () => socket.destroy());
 }
 
-/** A `fetch` answering from the core in-process: same behaviour, no socket, no real time. */
-export function inProcessFetch(core: EmulatorCore): typeof fetch {
+/**
+ * A `fetch` answering from the core in-process: same behaviour, no socket, no real time. A
+ * body past `maxBodyBytes` (default 64 KiB, as on the socket) is answered 413.
+ */
+export function inProcessFetch(core: EmulatorCore, options: { maxBodyBytes?: number } = {}): typeof fetch {
+  const maxBodyBytes = integerOption('maxBodyBytes', options.maxBodyBytes, DEFAULT_MAX_BODY_BYTES, 0, 2 ** 30);
   return async (input, init) => {
     const request = new Request(input, init);
     const url = new URL(request.url);
+    const path = url.pathname + url.search;
     const headers: Record<string, string> = {};
     request.headers.forEach((value, name) => (headers[name] = value));
     const signal = init?.signal ?? undefined;
-    const work = core.handle({ method: request.method, path: url.pathname + url.search, headers, body: await request.text(), signal });
+    const bytes = new Uint8Array(await request.arrayBuffer());
+    if (bytes.byteLength > maxBodyBytes) {
+      const refused = core.refuse(request.method, path, 413, 'RequestEntityTooLarge', `the body exceeds ${maxBodyBytes} bytes`);
+      if (refused.kind === 'answer') return new Response(refused.body, { status: refused.status, headers: refused.headers });
+    }
+    const work = core.handle({ method: request.method, path, headers, body: new TextDecoder().decode(bytes), signal });
     const response: CoreResponse = await (signal ? raceSignal(work, signal) : work);
     if (response.kind === 'reset') throw new TypeError('fetch failed', { cause: Object.assign(new Error('socket hang up'), { code: 'ECONNRESET' }) });
     if (response.kind === 'hang') return signal ? raceSignal(new Promise<never>(() => {}), signal) : new Promise<never>(() => {});
