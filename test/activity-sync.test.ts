@@ -108,6 +108,43 @@ describe('ActivitySync: the basic lifecycle', () => {
     expect(states).toEqual(['updating', 'active']);
   });
 
+  it('a join and the count changes after it in the same tick reach the chart as one join; reading the state hands it over', async () => {
+    const { sync, clock, emulator, writesOf } = await start({ sync: { countRefreshIntervalMs: 0 } });
+    const states: string[] = [];
+    sync.on('state', (e) => states.push(`${e.xuid} ${e.previous}>${e.state}`));
+    const match = sync.group(settings);
+    match.join(P(1));
+    match.join(P(2));
+    match.join(P(3));
+    // Reading a player's state hands its held join to the chart first.
+    expect(sync.playerState(P(3))).toBe('updating');
+    expect(sync.stats().pending).toBe(3);
+    await settle(clock, sync.flush());
+    for (const i of [1, 2, 3]) expect(writesOf(P(i)).map((w) => w.method)).toEqual(['PUT']);
+    expect(emulator.activity(P(1))).toMatchObject({ currentPlayers: 3 });
+    expect(states.filter((s) => s.startsWith(P(1)))).toEqual([`${P(1)} idle>updating`, `${P(1)} updating>active`]);
+  });
+
+  it('a superseded player who joins again, with a count change in the same tick, is published again (the merged change stays a join)', async () => {
+    const { sync, clock, client, emulator } = await start({ sync: { countRefreshIntervalMs: 0 } });
+    const a = sync.group(settings);
+    a.join(P(1));
+    await settle(clock, sync.flush());
+    // Another writer (the player's console, another server) took the activity: our next write is refused as stale.
+    await client.setActivity(P(1), { connectionString: 'elsewhere', joinRestriction: 'Public', sequenceNumber: xboxSequenceNumber(Date.now()) + 1n });
+    a.update({ maxPlayers: 10 });
+    await settle(clock, sync.flush());
+    expect(sync.stats().superseded).toBe(1);
+    expect(sync.playerState(P(1))).toBe('idle');
+    // The player comes back to this server, into a match that another player joins at once.
+    await clock.tickAsync(60_000);
+    const b = sync.group({ ...settings, groupId: 'match-43', connectionString: 'back' });
+    b.join(P(1));
+    b.join(P(2));
+    await settle(clock, sync.flush());
+    expect(emulator.activity(P(1))).toMatchObject({ connectionString: 'back', groupId: 'match-43', currentPlayers: 2 });
+  });
+
   it('a count change held for a queued write never outlives a move: the write carries the new group', async () => {
     const { sync, clock, emulator, writesOf } = await start({ sync: { concurrency: 1, countRefreshIntervalMs: 0 } });
     const a = sync.group(settings);

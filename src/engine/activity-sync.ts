@@ -320,7 +320,9 @@ export class ActivitySync extends EventEmitter<SyncEvents> {
 
   /** The top-level state of a player's chart (`undefined`: not tracked, i.e. gone). */
   playerState(xuid: string): PlayerStateName | undefined {
-    return this.#players.get(xuid)?.state;
+    const player = this.#players.get(xuid);
+    if (player?.pending) this.#deliver(player); // a held change first: the state it leads to
+    return player?.state;
   }
 
   /**
@@ -332,6 +334,7 @@ export class ActivitySync extends EventEmitter<SyncEvents> {
   flush(options: { timeoutMs?: number } = {}): Promise<FlushResult> {
     const { timeoutMs } = parseInput(msOption, options, 'flush options');
     this.#flushing++;
+    this.#deliverHeld();
     for (const player of [...this.#paced]) this.#sendTo(player, { type: 'FLUSH', now: this.#clock.monotonic() });
     const done = this.#until(() => this.#unsettled === 0);
     return this.#bounded(done, timeoutMs).then((finished) => {
@@ -375,6 +378,7 @@ export class ActivitySync extends EventEmitter<SyncEvents> {
 
   /** Counters since construction, plus what is under way now. */
   stats(): SyncStats {
+    this.#deliverHeld(); // held changes first: a held join is pending
     return {
       requests: structuredClone(this.#stats.requests),
       coalesced: this.#stats.coalesced,
@@ -416,30 +420,34 @@ export class ActivitySync extends EventEmitter<SyncEvents> {
     player.groupId = groupId;
     // A change replacing one that was still waiting: counted as coalesced.
     // (A leave before anything was sent is counted once, when the player is gone.)
-    if (player.state === 'updating' && (activity !== null || player.sent)) {
+    if ((player.state === 'updating' || player.pending) && (activity !== null || player.sent)) {
       if (!player.inFlight || player.changeWaiting) this.#stats.coalesced++;
       else player.changeWaiting = true;
     }
     const sequenceNumber = activity === null ? undefined : this.#stamper.next(xuid);
     const event: DesireEvent = { type: 'DESIRE', now: this.#clock.monotonic(), groupId, activity, sequenceNumber, reason };
-    if (player.queued && reason === 'count' && activity !== null) this.#hold(player, event);
+    if (activity !== null && ((player.queued && reason === 'count') || (player.state === 'idle' && (reason === 'join' || player.pending)))) this.#hold(player, event);
     else this.#sendTo(player, event);
   }
 
   /**
-   * A count change for a player whose request waits in the queue. In `sending` the chart only
-   * records a change (it stays; the request reads the newest state when it leaves), so a burst
-   * of joins would cost every waiting member one chart step per join. The engine holds the
-   * change and merges the next ones into it: the chart gets it before any other event, before
-   * the request leaves, or at the end of the tick, whichever is first. The merged event is
-   * the last change with the first one's time, which the chart reduces exactly as it would
-   * the sequence (same desired state, sequence number and `wrongSince`), provided the held
-   * change left the published state wrong; otherwise the held one is handed over first.
+   * A count change for a player whose request waits in the queue, or a join of a resting
+   * `idle` player (and the count changes after it). In `sending` the chart only records a
+   * change (it stays; the request reads the newest state when it leaves), so a burst of joins
+   * would cost every waiting member one chart step per join, and each joining player one more
+   * for the counts of those who join after it in the same tick. The engine holds the change
+   * and merges the next ones into it: the chart gets it before any other event, before the
+   * request leaves, when the player's state or the stats are read, at `flush()`, or at the end
+   * of the tick, whichever is first. The merged event is the last change with the first one's
+   * time (and stays a join if the first was one), which the chart reduces exactly as it would
+   * the sequence (same desired state, sequence number, reason and `wrongSince`), provided the
+   * held change left the published state wrong; otherwise the held one is handed over first.
    */
   #hold(player: Player, event: DesireEvent): void {
     const held = player.pending;
     if (held && (held.groupId !== event.groupId || sameContent(this.#contextOf(player).published, held.activity))) this.#deliver(player);
-    if (player.pending) player.pending = { ...event, now: player.pending.now };
+    // A held join stays a join: the chart reduces join-then-count as one join of the newest content.
+    if (player.pending) player.pending = { ...event, now: player.pending.now, reason: player.pending.reason === 'join' ? 'join' : event.reason };
     else {
       player.pending = event;
       if (this.#holding.push(player) === 1) queueMicrotask(() => this.#deliverHeld());
