@@ -10,7 +10,7 @@ describe('RequestLog', () => {
     // Paths and bodies of three bytes a character are written exactly into the room set aside.
     const threeBytes = (maxLength: number) => fc.string({ minLength: 1, maxLength, unit: fc.constantFrom('€', '中') });
     const request = fc.record({
-      method: fc.constantFrom('GET', 'PUT', 'DELETE', 'POST'),
+      method: fc.constantFrom('GET', 'PUT', 'DELETE', 'POST', 'BREW'),
       path: fc.oneof(
         fc.constant('/titles/1/users/2533274800000001/activities'),
         fc.string({ minLength: 1, maxLength: 80, unit: 'grapheme' }).map((s) => `/${s}`),
@@ -29,6 +29,8 @@ describe('RequestLog', () => {
         { nil: undefined },
       ),
       status: fc.constantFrom(200, 204, 400, 429),
+      // What only some requests have.
+      extra: fc.option(fc.constantFrom({ fault: '500' as const }, { throttled: true, retryAfterSeconds: 3 }, { xuid: '9' }, { xuid: null }), { nil: undefined, freq: 3 }),
     });
     fc.assert(
       fc.property(fc.integer({ min: 1, max: 12 }), fc.array(request, { minLength: 50, maxLength: 300 }), fc.integer({ min: 0, max: 299 }), (capacity, requests, readAt) => {
@@ -36,7 +38,7 @@ describe('RequestLog', () => {
         const log = new RequestLog(capacity, subjectOf, 16);
         const model: LoggedRequest[] = [];
         requests.forEach((r, i) => {
-          log.add(1_700_000_000_000 + i, r.method, r.path, r.body, r.status, undefined);
+          log.add(1_700_000_000_000 + i, r.method, r.path, r.body, r.status, r.extra);
           let body: unknown = r.body;
           if (r.body !== undefined) {
             try {
@@ -45,7 +47,11 @@ describe('RequestLog', () => {
               body = r.body;
             }
           }
-          model.push({ time: 1_700_000_000_000 + i, method: r.method, path: r.path, xuid: subjectOf(r.method, r.path), status: r.status, body });
+          const xuid = r.extra && 'xuid' in r.extra ? (r.extra.xuid ?? undefined) : subjectOf(r.method, r.path);
+          const entry: LoggedRequest = { time: 1_700_000_000_000 + i, method: r.method, path: r.path, xuid, status: r.status, body };
+          if (r.extra && 'fault' in r.extra) entry.fault = r.extra.fault;
+          if (r.extra && 'throttled' in r.extra) Object.assign(entry, { throttled: true, retryAfterSeconds: r.extra.retryAfterSeconds });
+          model.push(entry);
           if (model.length > capacity) model.shift();
           // Reading in the middle builds entries; the next writes must not disturb them.
           if (i === readAt) expect(log.toArray()).toStrictEqual(model);
