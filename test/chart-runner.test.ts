@@ -1,3 +1,4 @@
+import { createActor } from 'xstate';
 import { describe, expect, it } from 'vitest';
 import { ChartRunner, type ChartEffect } from '../src/engine/chart-runner.js';
 import { createPlayerMachine, type PlayerEvent } from '../src/engine/player-machine.js';
@@ -6,12 +7,17 @@ const input = (xuid: string) => ({ xuid, groupId: 'm1', keepAliveMs: 3_600_000, 
 const content = (currentPlayers: number) => ({ connectionString: '203.0.113.7:7777', joinRestriction: 'Followed' as const, currentPlayers, maxPlayers: 8, groupId: 'm1' });
 const join: PlayerEvent = { type: 'DESIRE', now: 1000, groupId: 'm1', activity: content(1), sequenceNumber: 1n, reason: 'join' };
 const sent = (n: number, now: number): PlayerEvent => ({ type: 'SENT', now, startedAt: now, request: { method: 'PUT', groupId: 'm1', activity: content(n), sequenceNumber: BigInt(n), reason: 'join' } });
+/** A new player's snapshot, as the engine makes it: fresh() restored. */
+const begin = (runner: ChartRunner, i: ReturnType<typeof input>) => {
+  const { value, context } = runner.fresh(i);
+  return [runner.restore(value, context)] as const;
+};
 const emitted = (effects: ChartEffect[]) => effects.flatMap((e) => (e.kind === 'emit' ? [e.event.type] : []));
 
 describe('ChartRunner: the player chart without a live actor', () => {
   it('a join enters updating and asks the engine to send, in the order the chart emits', () => {
     const runner = new ChartRunner(createPlayerMachine(), input('x0'));
-    const [start] = runner.initial(input('1'));
+    const [start] = begin(runner, input('1'));
     const [next, effects] = runner.step(start, join);
     expect(next.value).toEqual({ updating: 'sending' });
     expect(effects.filter((e) => e.kind === 'emit').map((e) => e.kind === 'emit' && e.event)).toEqual([
@@ -22,7 +28,7 @@ describe('ChartRunner: the player chart without a live actor', () => {
 
   it('a paced count change becomes a delay of the pacing interval, cancelled when the state is left', () => {
     const runner = new ChartRunner(createPlayerMachine(), input('x0'));
-    let [s] = runner.initial(input('1'));
+    let [s] = begin(runner, input('1'));
     [s] = runner.step(s, join);
     [s] = runner.step(s, sent(1, 1000));
     expect(s.value).toBe('active');
@@ -39,7 +45,7 @@ describe('ChartRunner: the player chart without a live actor', () => {
 
   it('the delayed event, handed back, moves the chart on as the after delay says', () => {
     const runner = new ChartRunner(createPlayerMachine(), input('x0'));
-    let [s] = runner.initial(input('1'));
+    let [s] = begin(runner, input('1'));
     [s] = runner.step(s, join);
     const [waiting, entered] = runner.step(s, { type: 'WAIT', now: 1000, ms: 5000 });
     expect(waiting.value).toEqual({ updating: 'waiting' });
@@ -53,8 +59,8 @@ describe('ChartRunner: the player chart without a live actor', () => {
 
   it('one runner serves many players: each snapshot keeps its own player', () => {
     const runner = new ChartRunner(createPlayerMachine(), input('x0'));
-    const [a] = runner.initial(input('A'));
-    const [b] = runner.initial(input('B'));
+    const [a] = begin(runner, input('A'));
+    const [b] = begin(runner, input('B'));
     const [a1, fromA] = runner.step(a, join);
     const [, fromB] = runner.step(b, join);
     expect(fromA.map((e) => e.kind === 'emit' && e.event.xuid)).toEqual(['A', 'A']);
@@ -63,23 +69,23 @@ describe('ChartRunner: the player chart without a live actor', () => {
     expect(b.value).toBe('idle');
   });
 
-  it('a new player needs no step: restored from fresh(), a join does exactly what it does after initial()', () => {
-    const runner = new ChartRunner(createPlayerMachine(), input('x0'));
-    const [start, entered] = runner.initial(input('1'));
-    // Entering the initial state only reports idle, which a new player already is.
-    expect(entered.map((e) => e.kind === 'emit' && e.event)).toEqual([{ type: 'state', xuid: '1', state: 'idle' }]);
+  it('a new player needs no step: fresh() is the initial state XState computes, and a join from it does what it does from there', () => {
+    const machine = createPlayerMachine();
+    const runner = new ChartRunner(machine, input('x0'));
+    // The initial snapshot as a live actor of the same machine computes it.
+    const reference = createActor(machine, { input: input('1') }).getSnapshot();
     const fresh = runner.fresh(input('1'));
-    expect(fresh).toEqual({ value: start.value, context: start.context });
-    const [fromInitial, effectsA] = runner.step(start, join);
+    expect(fresh).toEqual({ value: reference.value, context: reference.context });
+    const [fromReference, effectsA] = runner.step(reference, join);
     const [fromFresh, effectsB] = runner.step(runner.restore(fresh.value, fresh.context), join);
-    expect(fromFresh.value).toEqual(fromInitial.value);
-    expect(fromFresh.context).toEqual(fromInitial.context);
+    expect(fromFresh.value).toEqual(fromReference.value);
+    expect(fromFresh.context).toEqual(fromReference.context);
     expect(effectsB).toEqual(effectsA);
   });
 
   it('a resting player restored from state and context goes on as if never put away', () => {
     const runner = new ChartRunner(createPlayerMachine(), input('x0'));
-    let [s] = runner.initial(input('1'));
+    let [s] = begin(runner, input('1'));
     [s] = runner.step(s, join);
     [s] = runner.step(s, sent(1, 1000));
     const restored = runner.restore('active', s.context);
