@@ -337,6 +337,8 @@ function endWithJson(socket: Socket, status: number, reason: string, errorCode: 
  */
 export function inProcessFetch(core: EmulatorCore, options: { maxBodyBytes?: number } = {}): typeof fetch {
   const maxBodyBytes = integerOption('maxBodyBytes', options.maxBodyBytes, DEFAULT_MAX_BODY_BYTES, 0, 2 ** 30);
+  // UTF-8 with a leading BOM dropped, as Request.text() decodes; one decoder serves every call.
+  const utf8 = new TextDecoder();
   return async (input, init) => {
     const request = new Request(input, init);
     const url = new URL(request.url);
@@ -349,7 +351,7 @@ export function inProcessFetch(core: EmulatorCore, options: { maxBodyBytes?: num
       const refused = core.refuse(request.method, path, 413, 'RequestEntityTooLarge', `the body exceeds ${maxBodyBytes} bytes`);
       if (refused.kind === 'answer') return new Response(refused.body, { status: refused.status, headers: refused.headers });
     }
-    const work = core.handle({ method: request.method, path, headers, body: new TextDecoder().decode(bytes), signal });
+    const work = core.handle({ method: request.method, path, headers, body: utf8.decode(bytes), signal });
     const response: CoreResponse = await (signal ? raceSignal(work, signal) : work);
     if (response.kind === 'reset') throw new TypeError('fetch failed', { cause: Object.assign(new Error('socket hang up'), { code: 'ECONNRESET' }) });
     if (response.kind === 'hang') return signal ? raceSignal(new Promise<never>(() => {}), signal) : new Promise<never>(() => {});

@@ -426,7 +426,11 @@ export class ActivitySync extends EventEmitter<SyncEvents> {
     }
     const sequenceNumber = activity === null ? undefined : this.#stamper.next(xuid);
     const event: DesireEvent = { type: 'DESIRE', now: this.#clock.monotonic(), groupId, activity, sequenceNumber, reason };
-    if (activity !== null && ((player.queued && reason === 'count') || (player.state === 'idle' && (reason === 'join' || player.pending)))) this.#hold(player, event);
+    // Held (see #hold): a count change while the write waits in the queue; a join of a resting
+    // idle player, and what follows it in the same tick. A leave is never held.
+    const queuedCount = player.queued && reason === 'count';
+    const idleJoin = player.state === 'idle' && (reason === 'join' || player.pending !== undefined);
+    if (activity !== null && (queuedCount || idleJoin)) this.#hold(player, event);
     else this.#sendTo(player, event);
   }
 
