@@ -1,14 +1,15 @@
 /**
- * What one step of the player chart costs, three ways, on the same events (a join, a merged
+ * What one step of the player chart costs, four ways, on the same events (a join, a merged
  * count change, the answer): a live actor per player (create, start, send, stop), XState's
- * exported `transition()` (a throwaway actor and system per call), and the engine's
- * ChartRunner (`machine.transition` with one scope for all players). CPU µs per player per
- * phase, all players alive at once as in the engine.
+ * exported `transition()` (a throwaway actor and system per call), the engine's ChartRunner
+ * with every step computed by XState (`machine.transition` with one scope for all players),
+ * and the ChartRunner as the engine runs it (learned transitions replayed). CPU µs per player
+ * per phase, all players alive at once as in the engine.
  *
  *   node --expose-gc --import tsx bench/chart-steps.ts [players]
  */
-import { createActor, initialTransition, transition, type Actor } from 'xstate';
-import { ChartRunner, type PlayerSnapshot } from '../src/engine/chart-runner.js';
+import { createActor, initialTransition, transition, type Actor, type SnapshotFrom } from 'xstate';
+import { ChartRunner, type ChartState } from '../src/engine/chart-runner.js';
 import { createPlayerMachine, type PlayerEvent, type PlayerMachine } from '../src/engine/player-machine.js';
 
 const machine = createPlayerMachine();
@@ -49,21 +50,21 @@ function liveActors(): Record<string, number> {
 
 function exportedTransition(): Record<string, number> {
   const out: Record<string, number> = {};
-  const snapshots: PlayerSnapshot[] = new Array(players);
+  const snapshots: SnapshotFrom<PlayerMachine>[] = new Array(players);
   phase(out, 'initial', (i) => void (snapshots[i] = initialTransition(machine, input(i))[0]));
   PHASES.forEach((name, k) => phase(out, name, (i) => void (snapshots[i] = transition(machine, snapshots[i]!, events[k]!())[0])));
   return out;
 }
 
-function chartRunner(): Record<string, number> {
+function chartRunner(learn: boolean): Record<string, number> {
   const out: Record<string, number> = {};
-  const runner = new ChartRunner(machine, input(0));
-  const snapshots: PlayerSnapshot[] = new Array(players);
-  phase(out, 'initial', (i) => void (snapshots[i] = runner.initial(input(i))[0]));
-  PHASES.forEach((name, k) => phase(out, name, (i) => void (snapshots[i] = runner.step(snapshots[i]!, events[k]!())[0])));
+  const runner = new ChartRunner(machine, input(0), { learn });
+  const states: ChartState[] = new Array(players);
+  phase(out, 'initial', (i) => void (states[i] = runner.initial(input(i))[0]));
+  PHASES.forEach((name, k) => phase(out, name, (i) => void (states[i] = runner.step(states[i]!, events[k]!())[0])));
   return out;
 }
 
 for (let round = 0; round < 3; round++) {
-  console.log(JSON.stringify({ players, live: liveActors(), transition: exportedTransition(), runner: chartRunner() }));
+  console.log(JSON.stringify({ players, live: liveActors(), transition: exportedTransition(), runnerXState: chartRunner(false), runnerLearned: chartRunner(true) }));
 }

@@ -20,7 +20,7 @@ import { sameContent, type ActivityContent, type SendReason } from './desired.js
 import type { InviteResult, PlayerStateName, RecentPlayersResult, SyncEvents, SyncStats } from './events.js';
 import { DueQueue } from './due-queue.js';
 import { MatchGroup, type GroupOptions, type GroupSink } from './group.js';
-import { ChartRunner, type ChartEffect, type PlayerSnapshot } from './chart-runner.js';
+import { ChartRunner, type ChartEffect, type ChartState } from './chart-runner.js';
 import { createPlayerMachine, requestFor, type PlayerContext, type PlayerEmitted, type PlayerEvent, type WriteRequest } from './player-machine.js';
 import { retryPolicy, type RetryDecision, type RetrySettings } from './retry-policy.js';
 import { Scheduler } from './scheduler.js';
@@ -127,13 +127,11 @@ const msOption = z.object({ timeoutMs: ms('timeoutMs').optional() }, { error: 'o
 
 interface Player {
   readonly xuid: string;
-  /** The chart's snapshot (no live actor: see chart-runner.ts); undefined while the player rests. */
-  snapshot: PlayerSnapshot | undefined;
   /**
-   * A resting player (idle or active) keeps only its state and context, a few hundred bytes
-   * less than a snapshot: the snapshot is rebuilt from them on the next event.
+   * Where the player is in the chart: its state and context (no live actor, no XState
+   * snapshot between events: see chart-runner.ts). Undefined once the player is retired.
    */
-  rest: { value: 'idle' | 'active'; context: PlayerContext } | undefined;
+  chart: ChartState | undefined;
   /** The chart is handling an event: events it causes wait in `inbox`, in order (as an actor's mailbox). */
   stepping: boolean;
   inbox: (PlayerEvent | EventObject)[] | undefined;
@@ -473,7 +471,7 @@ export class ActivitySync extends EventEmitter<SyncEvents> {
   }
 
   #spawn(xuid: string, groupId: string): Player {
-    const player: Player = { xuid, snapshot: undefined, rest: undefined, stepping: false, inbox: undefined, delay: undefined, restGen: 0, group: undefined, groupId, state: 'idle', inFlight: false, sent: false, changeWaiting: false, queued: false, pending: undefined };
+    const player: Player = { xuid, chart: undefined, stepping: false, inbox: undefined, delay: undefined, restGen: 0, group: undefined, groupId, state: 'idle', inFlight: false, sent: false, changeWaiting: false, queued: false, pending: undefined };
     this.#players.set(xuid, player);
     this.#start(player);
     return player;
@@ -482,7 +480,7 @@ export class ActivitySync extends EventEmitter<SyncEvents> {
   /** A new player rests in the chart's initial state (`idle`) until its first event. */
   #start(player: Player): void {
     const input = { xuid: player.xuid, groupId: player.groupId, keepAliveMs: this.#options.keepAliveMs, countRefreshIntervalMs: this.#options.countRefreshIntervalMs };
-    player.rest = this.#chart.fresh(input);
+    player.chart = this.#chart.fresh(input);
   }
 
   /**
@@ -500,7 +498,7 @@ export class ActivitySync extends EventEmitter<SyncEvents> {
   }
 
   #contextOf(player: Player): PlayerContext {
-    return player.snapshot?.context ?? player.rest!.context;
+    return player.chart!.context;
   }
 
   #sendTo(player: Player, event: PlayerEvent): void {
@@ -524,14 +522,10 @@ export class ActivitySync extends EventEmitter<SyncEvents> {
     try {
       let next: PlayerEvent | EventObject | undefined = event;
       while (next !== undefined) {
-        const snapshot = player.snapshot ?? this.#chart.restore(player.rest!.value, player.rest!.context);
-        player.rest = undefined;
-        if (snapshot.status !== 'active') {
-          player.snapshot = snapshot;
-          break;
-        }
-        const [after, effects] = this.#chart.step(snapshot, next);
-        player.snapshot = after;
+        const state = player.chart;
+        if (state === undefined || state.value === 'gone') break;
+        const [after, effects] = this.#chart.step(state, next);
+        player.chart = after;
         this.#apply(player, effects);
         next = player.inbox?.shift();
       }
@@ -539,14 +533,9 @@ export class ActivitySync extends EventEmitter<SyncEvents> {
       player.stepping = false;
       player.inbox = undefined;
     }
-    const s = player.snapshot;
-    if (s && s.status === 'active' && (s.value === 'idle' || s.value === 'active') && this.#players.get(player.xuid) === player) {
-      player.rest = { value: s.value, context: s.context };
-      player.snapshot = undefined;
-    }
   }
 
-  #apply(player: Player, effects: ChartEffect[]): void {
+  #apply(player: Player, effects: readonly ChartEffect[]): void {
     for (const effect of effects) {
       if (effect.kind === 'emit') this.#onChart(player, effect.event);
       else if (effect.kind === 'cancel') {
@@ -615,7 +604,7 @@ export class ActivitySync extends EventEmitter<SyncEvents> {
     this.#paced.delete(player);
     // Queued requests may still hold the Player: let it hold nothing heavy.
     player.group = undefined;
-    player.rest = undefined;
+    player.chart = undefined;
     this.#cancelDelay(player);
     this.#stamper.release(player.xuid);
     this.#scheduler.forget(player.xuid);

@@ -40,7 +40,7 @@ export interface WriteRequest {
 }
 
 /** Where the player is; the public names are the top-level ones. */
-type Where =
+export type Where =
   | 'idle'
   | 'active'
   | 'updating.pacing'
@@ -53,6 +53,9 @@ type Where =
   | 'leaving.verifying'
   | 'leaving.backingOff';
 type Next = Where | 'gone' | 'stay';
+
+/** A state of the chart as a dotted path (`updating.sending`); `gone` is final. */
+export type ChartStateValue = Where | 'gone';
 
 export interface PlayerContext {
   readonly xuid: string;
@@ -121,8 +124,7 @@ export type PlayerEmitted =
   | { type: 'verify'; xuid: string }
   | { type: 'state'; xuid: string; state: PlayerState }
   | { type: 'paced'; xuid: string; paced: boolean }
-  | { type: 'synced'; xuid: string; groupId: string; method: 'PUT' | 'DELETE'; sequenceNumber: bigint; stalenessMs: number }
-  | { type: 'coalesced'; xuid: string };
+  | { type: 'synced'; xuid: string; groupId: string; method: 'PUT' | 'DELETE'; sequenceNumber: bigint; stalenessMs: number };
 
 /** Input of a player's actor. */
 export interface PlayerInput {
@@ -319,6 +321,33 @@ export function reduce(c: PlayerContext, event: PlayerEvent, where: Where): Play
   return n;
 }
 
+/**
+ * What the chart emits, built from the context (and, for `synced`, the event): the chart's emit
+ * actions call these, and the runner's learned transitions (chart-runner.ts) call the same ones.
+ * `synced` is a transition action, run before `apply`: it sees the context before the event.
+ */
+export const emitted = {
+  state: (c: PlayerContext, state: PlayerState): PlayerEmitted => ({ type: 'state', xuid: c.xuid, state }),
+  paced: (c: PlayerContext, paced: boolean): PlayerEmitted => ({ type: 'paced', xuid: c.xuid, paced }),
+  send: (c: PlayerContext): PlayerEmitted => ({ type: 'send', xuid: c.xuid, priority: priorityOf(c) }),
+  verify: (c: PlayerContext): PlayerEmitted => ({ type: 'verify', xuid: c.xuid }),
+  synced: (c: PlayerContext, event: PlayerEvent): PlayerEmitted => {
+    // Only called on SENT; the narrowing keeps TypeScript honest without a cast.
+    const r = event.type === 'SENT' ? event.request : undefined;
+    return {
+      type: 'synced',
+      xuid: c.xuid,
+      groupId: r?.groupId ?? c.groupId,
+      method: r?.method ?? 'PUT',
+      sequenceNumber: r?.sequenceNumber ?? 0n,
+      stalenessMs: event.type === 'SENT' ? Math.max(0, event.now - (c.wrongSince ?? event.now)) : 0,
+    };
+  },
+};
+
+/** The events every state routes through {@link reduce}: their target is `reduce(...).next`. */
+export const REDUCED_EVENTS: ReadonlySet<string> = new Set(['DESIRE', 'FLUSH', 'WAIT', 'SKIPPED', 'SENT', 'FAILED', 'VERIFIED', 'VERIFY_FAILED']);
+
 // Most frequent first: guards are evaluated in this order.
 const TARGETS: Exclude<Next, 'stay'>[] = [
   'active',
@@ -370,23 +399,11 @@ export function createPlayerMachine() {
     actions: {
       apply: assign(({ context, event }, params: { where: Where }) => reduced(context, event, params.where)),
       keepAliveDue: assign({ keepAliveDue: true }),
-      state: emit(({ context }, params: { state: PlayerState }) => ({ type: 'state' as const, xuid: context.xuid, state: params.state })),
-      paced: emit(({ context }, params: { paced: boolean }) => ({ type: 'paced' as const, xuid: context.xuid, paced: params.paced })),
-      send: emit(({ context }) => ({ type: 'send' as const, xuid: context.xuid, priority: priorityOf(context) })),
-      verify: emit(({ context }) => ({ type: 'verify' as const, xuid: context.xuid })),
-      synced: emit(({ context, event }) => {
-        // Only called on SENT; the narrowing keeps TypeScript honest without a cast.
-        const r = event.type === 'SENT' ? event.request : undefined;
-        return {
-          type: 'synced' as const,
-          xuid: context.xuid,
-          groupId: r?.groupId ?? context.groupId,
-          method: r?.method ?? 'PUT',
-          sequenceNumber: r?.sequenceNumber ?? 0n,
-          stalenessMs: event.type === 'SENT' ? Math.max(0, event.now - (context.wrongSince ?? event.now)) : 0,
-        };
-      }),
-      coalesced: emit(({ context }) => ({ type: 'coalesced' as const, xuid: context.xuid })),
+      state: emit(({ context }, params: { state: PlayerState }) => emitted.state(context, params.state)),
+      paced: emit(({ context }, params: { paced: boolean }) => emitted.paced(context, params.paced)),
+      send: emit(({ context }) => emitted.send(context)),
+      verify: emit(({ context }) => emitted.verify(context)),
+      synced: emit(({ context, event }) => emitted.synced(context, event)),
     },
   });
 
