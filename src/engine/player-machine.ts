@@ -19,8 +19,8 @@
  *
  * `idle` and `active` are tagged `settled`: nothing to send. The keep-alive is an event
  * (`KEEPALIVE`): the engine keeps one timer for every resting player. The engine runs the chart
- * without live actors (see chart-runner.ts): it keeps each player's snapshot, or only the state
- * and context of a resting one. Every wait is a delay computed from the context (absolute
+ * without live actors (see chart-runner.ts): it keeps each player's state and context, and
+ * replays the transitions XState computed once for the same state, event and target. Every wait is a delay computed from the context (absolute
  * deadlines, turned into durations with the `now` each event carries), so re-entering a state
  * after a change never restarts a wait from zero.
  */
