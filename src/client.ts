@@ -14,6 +14,7 @@ import {
   MpaValidationError,
 } from './errors.js';
 import { raceSignal } from './race-signal.js';
+import { CallDeadlines } from './call-deadlines.js';
 import { parseRetryAfter } from './retry-after.js';
 import {
   activityInputSchema,
@@ -80,7 +81,10 @@ export interface MpaClientOptions {
   authorization: AuthorizationProvider;
   /** Service root. Default `https://multiplayeractivity.xboxlive.com`. */
   baseUrl?: string;
-  /** Per-call timeout in milliseconds. Default 10 000. */
+  /**
+   * Per-call timeout in milliseconds, getting the token included. Default 10 000. Never early,
+   * at most 1 ms late (calls of the same millisecond share one timer: see call-deadlines.ts).
+   */
   timeoutMs?: number;
   /** The fetch implementation. Default: the global `fetch`. */
   fetch?: typeof fetch;
@@ -192,6 +196,7 @@ export class MpaClient {
   readonly #authorization: AuthorizationProvider;
   readonly #fetch: typeof fetch;
   readonly #timeoutMs: number;
+  readonly #deadlines = new CallDeadlines(TIMED_OUT, CALLER_ABORTED);
   readonly #retryAfterCapMs: number;
   readonly #userAgent: string;
   readonly #locale: string | undefined;
@@ -330,24 +335,18 @@ export class MpaClient {
     options: { signal?: AbortSignal | undefined; timeoutMs?: number | undefined },
     refused: string | undefined,
   ): Promise<{ answer: Answer; authorization: string; signed: boolean }> {
-    // Timers are taken from the global object at call time so that fake timers govern them.
-    const controller = new AbortController();
+    // The call's signal: aborted at the timeout or when the caller's signal aborts (shared by
+    // the calls of the same millisecond: see call-deadlines.ts).
     const timeoutMs = options.timeoutMs ?? this.#timeoutMs;
-    let timedOut = false;
-    const timer = setTimeout(() => {
-      timedOut = true;
-      controller.abort(TIMED_OUT);
-    }, timeoutMs);
-    const onAbort = () => controller.abort(CALLER_ABORTED);
-    options.signal?.addEventListener('abort', onAbort, { once: true });
-    if (options.signal?.aborted) controller.abort(CALLER_ABORTED);
+    const deadline = this.#deadlines.start(timeoutMs, options.signal);
+    const signal = deadline.signal;
     let stage = 'sending';
     try {
       stage = 'getting the authorization token';
       const credentials = await this.#credentials({
         forceRefresh: refused !== undefined,
         refused,
-        signal: controller.signal,
+        signal,
         method,
         url: this.baseUrl + path,
         // The paths this client builds are already in URL form (validated ids, no query), and
@@ -366,7 +365,7 @@ export class MpaClient {
       };
       if (credentials.signature !== undefined) headers.Signature = credentials.signature;
       if (this.#locale !== undefined) headers['Accept-Language'] = this.#locale;
-      const response = await this.#fetch(this.baseUrl + path, { method, headers, body, signal: controller.signal });
+      const response = await this.#fetch(this.baseUrl + path, { method, headers, body, signal });
       // Read the body under the same timeout: a hung body is as bad as a hung header.
       const text = await response.text();
       return {
@@ -378,12 +377,11 @@ export class MpaClient {
     } catch (cause) {
       if (cause instanceof MpaError) throw cause;
       const during = stage === 'sending' ? '' : ` while ${stage}`;
-      if (timedOut) throw new MpaTransportError('timeout', `${method} timed out after ${timeoutMs} ms${during}`, { cause });
+      if (deadline.timedOut) throw new MpaTransportError('timeout', `${method} timed out after ${timeoutMs} ms${during}`, { cause });
       if (options.signal?.aborted) throw new MpaTransportError('aborted', `${method} aborted by the caller${during}`, { cause });
       throw new MpaTransportError('network', `${method} failed on the network: ${describe(cause)}`, { cause });
     } finally {
-      clearTimeout(timer);
-      options.signal?.removeEventListener('abort', onAbort);
+      deadline.release();
     }
   }
 
