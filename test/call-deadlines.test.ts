@@ -4,13 +4,13 @@
  * listener), which is never early, at most 1 ms late, and leaves nothing behind.
  */
 import { getEventListeners } from 'node:events';
-import { install, type InstalledClock } from '@sinonjs/fake-timers';
+import { install } from '@sinonjs/fake-timers';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { MpaClient, MpaTransportError } from '../src/index.js';
 import { activity, failure } from './helpers.js';
 
 const XUID = '2533274800000001';
-let clock: InstalledClock;
+let clock: ReturnType<typeof install>;
 
 beforeEach(() => {
   clock = install({ now: Date.parse('2026-01-01T00:00:00Z'), toNotFake: ['nextTick', 'queueMicrotask'] });

@@ -198,7 +198,6 @@ function serveHttp(transport: Transport, req: IncomingMessage, res: ServerRespon
 }
 
 function answerBody(transport: Transport, req: IncomingMessage, res: ServerResponse, method: string, path: string, read: BodyRead): Promise<void> | undefined {
-  if (read === undefined) return undefined; // the client went away mid-body: nobody to answer
   if (read !== TOO_LARGE) return answerFromCore(transport, req, res, method, path, read);
   const response = transport.core.refuse(method, path, 413, 'RequestEntityTooLarge', `the body exceeds ${transport.maxBodyBytes} bytes`);
   if (Number(req.headers['content-length']) > transport.maxBodyBytes + LINGER_BYTES) res.shouldKeepAlive = false;
