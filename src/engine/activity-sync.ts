@@ -129,7 +129,7 @@ interface Player {
   readonly xuid: string;
   /**
    * Where the player is in the chart: its state and context (no live actor, no XState
-   * snapshot between events: see chart-runner.ts). Undefined once the player is retired.
+   * snapshot between events: see chart-runner.ts). Set when the player is spawned.
    */
   chart: ChartState | undefined;
   /** The chart is handling an event: events it causes wait in `inbox`, in order (as an actor's mailbox). */
@@ -602,9 +602,9 @@ export class ActivitySync extends EventEmitter<SyncEvents> {
     if (!player.sent) this.#stats.coalesced++;
     this.#players.delete(player.xuid);
     this.#paced.delete(player);
-    // Queued requests may still hold the Player: let it hold nothing heavy.
+    // Queued requests may still hold the Player: let it hold nothing heavy (its chart state,
+    // `gone` and a context, stays: a job already queued may still read it).
     player.group = undefined;
-    player.chart = undefined;
     this.#cancelDelay(player);
     this.#stamper.release(player.xuid);
     this.#scheduler.forget(player.xuid);
