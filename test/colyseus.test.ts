@@ -6,6 +6,7 @@ import type { AddressInfo } from 'node:net';
 import { matchMaker, Room, Server, ServerError, type Client } from '@colyseus/core';
 import { Client as SdkClient, type Room as SdkRoom } from '@colyseus/sdk';
 import { WebSocketTransport } from '@colyseus/ws-transport';
+import { WebSocket as WsWebSocket } from 'ws';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { ActivitySync, MpaClient, MpaValidationError, startEmulator, type Emulator, type ErrorEvent, type JoinRestriction } from '../src/index.js';
 import { publishRoomActivity, type RoomActivity, type RoomActivityOptions, type XuidResolver } from '../src/colyseus/index.js';
@@ -38,6 +39,19 @@ class ArenaRoom extends Room {
   }
 }
 
+/** Holds a dropped player's seat for `reconnectSeconds` (join option), as most studios do. */
+class ReconnectRoom extends ArenaRoom {
+  reconnectSeconds = 5;
+  override onCreate(options: { recent?: boolean; reconnectSeconds?: number }) {
+    super.onCreate(options);
+    this.reconnectSeconds = options.reconnectSeconds ?? 5;
+  }
+  override onDrop(client: Client) {
+    // Not awaited: Colyseus emits the room's leave only if the window passes without a reconnect.
+    this.allowReconnection(client, this.reconnectSeconds).catch(() => undefined);
+  }
+}
+
 /** maxClients left at Colyseus's default (Infinity). */
 class UnboundedRoom extends Room {
   override onCreate() {
@@ -53,7 +67,13 @@ const join = async (options: { xuid?: string; recent?: boolean }, name = 'arena'
 };
 const activity = (xuid: string) => emulator.activity(xuid);
 
+// Colyseus 0.18 checks a reconnecting client against the global WebSocket (`WebSocket.OPEN`),
+// which Node 20 has only with --experimental-websocket: without it, every reconnection fails
+// with "WebSocket is not defined". The README gives studios the same one line.
+const hadWebSocket = 'WebSocket' in globalThis;
+
 beforeAll(async () => {
+  if (!hadWebSocket) Object.assign(globalThis, { WebSocket: WsWebSocket });
   // Rate limits are the engine's business (tested elsewhere); here they would only slow the test down.
   emulator = await startEmulator({ port: 0, host: '127.0.0.1', rateLimits: false });
   sync = new ActivitySync({ client: new MpaClient({ titleId: 1234567890, baseUrl: emulator.url, authorization: () => 'XBL3.0 x=1;colyseus-test' }), countRefreshIntervalMs: 0, budgets: false });
@@ -61,6 +81,7 @@ beforeAll(async () => {
   server = new Server({ transport: new WebSocketTransport(), greet: false, gracefullyShutdown: false });
   server.define('arena', ArenaRoom);
   server.define('unbounded', UnboundedRoom);
+  server.define('reconnect', ReconnectRoom);
   await server.listen(0, '127.0.0.1');
   endpoint = `http://127.0.0.1:${(server.transport.server!.address() as AddressInfo).port}`;
 });
@@ -75,6 +96,7 @@ afterEach(async () => {
 });
 
 afterAll(async () => {
+  if (!hadWebSocket) Reflect.deleteProperty(globalThis, 'WebSocket');
   await server?.gracefullyShutdown(false);
   if (!sync?.closed) await sync?.close();
   await emulator?.close();
@@ -138,6 +160,54 @@ describe('mpa-sync/colyseus', () => {
     await room.setPrivate(false);
     await sync.flush();
     expect(activity(C)?.joinRestriction).toBe('Followed');
+    expect(errors).toEqual([]);
+  });
+
+  it('a player who drops and reconnects within allowReconnection keeps their activity: no DELETE, no PUT for it', { timeout: 20_000 }, async () => {
+    const a = await join({ xuid: A }, 'reconnect');
+    opened.push(await new SdkClient(endpoint).joinById(a.roomId, { xuid: B }));
+    const room = serverRoom(a);
+    await vi.waitFor(async () => {
+      await sync.flush();
+      expect(activity(A)).toMatchObject({ currentPlayers: 2 });
+    });
+    const writesOfA = () => emulator.core.log.filter((l) => l.xuid === A && (l.method === 'PUT' || l.method === 'DELETE')).length;
+    const before = writesOfA();
+    const token = a.reconnectionToken;
+    a.reconnection.enabled = false; // the test reconnects by hand, when it chooses
+    await a.leave(false); // the socket drops: not a consented leave
+    await vi.waitFor(() => expect(room.clients.length).toBe(1));
+    await sync.flush();
+    expect(activity(A)).toMatchObject({ currentPlayers: 2 }); // the seat is held: friends still see A in the match
+
+    opened.push(await new SdkClient(endpoint).reconnect(token));
+    await vi.waitFor(() => expect(room.clients.length).toBe(2));
+    await sync.flush();
+    expect(activity(A)).toMatchObject({ currentPlayers: 2 });
+    expect(writesOfA()).toBe(before);
+    expect(room.mpa.group.members).toEqual(expect.arrayContaining([A, B]));
+    expect(errors).toEqual([]);
+  });
+
+  it('a dropped player who does not come back within allowReconnection leaves: their activity is deleted', { timeout: 20_000 }, async () => {
+    const a = await join({ xuid: A, reconnectSeconds: 1 } as { xuid: string }, 'reconnect');
+    opened.push(await new SdkClient(endpoint).joinById(a.roomId, { xuid: B }));
+    await vi.waitFor(async () => {
+      await sync.flush();
+      expect(activity(B)).toMatchObject({ currentPlayers: 2 });
+    });
+    a.reconnection.enabled = false;
+    await a.leave(false);
+    await sync.flush();
+    expect(activity(A)).toBeDefined(); // within the window
+    await vi.waitFor(
+      async () => {
+        await sync.flush();
+        expect(activity(A)).toBeUndefined();
+        expect(activity(B)).toMatchObject({ currentPlayers: 1 });
+      },
+      { timeout: 5000 },
+    );
     expect(errors).toEqual([]);
   });
 
