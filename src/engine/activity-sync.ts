@@ -129,9 +129,9 @@ interface Player {
   readonly xuid: string;
   /**
    * Where the player is in the chart: its state and context (no live actor, no XState
-   * snapshot between events: see chart-runner.ts). Set when the player is spawned.
+   * snapshot between events: see chart-runner.ts). A retired player keeps its `gone` state.
    */
-  chart: ChartState | undefined;
+  chart: ChartState;
   /** The chart is handling an event: events it causes wait in `inbox`, in order (as an actor's mailbox). */
   stepping: boolean;
   inbox: (PlayerEvent | EventObject)[] | undefined;
@@ -470,17 +470,12 @@ export class ActivitySync extends EventEmitter<SyncEvents> {
     this.#sendTo(player, event);
   }
 
-  #spawn(xuid: string, groupId: string): Player {
-    const player: Player = { xuid, chart: undefined, stepping: false, inbox: undefined, delay: undefined, restGen: 0, group: undefined, groupId, state: 'idle', inFlight: false, sent: false, changeWaiting: false, queued: false, pending: undefined };
-    this.#players.set(xuid, player);
-    this.#start(player);
-    return player;
-  }
-
   /** A new player rests in the chart's initial state (`idle`) until its first event. */
-  #start(player: Player): void {
-    const input = { xuid: player.xuid, groupId: player.groupId, keepAliveMs: this.#options.keepAliveMs, countRefreshIntervalMs: this.#options.countRefreshIntervalMs };
-    player.chart = this.#chart.fresh(input);
+  #spawn(xuid: string, groupId: string): Player {
+    const input = { xuid, groupId, keepAliveMs: this.#options.keepAliveMs, countRefreshIntervalMs: this.#options.countRefreshIntervalMs };
+    const player: Player = { xuid, chart: this.#chart.fresh(input), stepping: false, inbox: undefined, delay: undefined, restGen: 0, group: undefined, groupId, state: 'idle', inFlight: false, sent: false, changeWaiting: false, queued: false, pending: undefined };
+    this.#players.set(xuid, player);
+    return player;
   }
 
   /**
@@ -498,7 +493,7 @@ export class ActivitySync extends EventEmitter<SyncEvents> {
   }
 
   #contextOf(player: Player): PlayerContext {
-    return player.chart!.context;
+    return player.chart.context;
   }
 
   #sendTo(player: Player, event: PlayerEvent): void {
@@ -523,7 +518,7 @@ export class ActivitySync extends EventEmitter<SyncEvents> {
       let next: PlayerEvent | EventObject | undefined = event;
       while (next !== undefined) {
         const state = player.chart;
-        if (state === undefined || state.value === 'gone') break;
+        if (state.value === 'gone') break;
         const [after, effects] = this.#chart.step(state, next);
         player.chart = after;
         this.#apply(player, effects);
