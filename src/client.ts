@@ -366,8 +366,10 @@ export class MpaClient {
       if (credentials.signature !== undefined) headers.Signature = credentials.signature;
       if (this.#locale !== undefined) headers['Accept-Language'] = this.#locale;
       const response = await this.#fetch(this.baseUrl + path, { method, headers, body, signal });
-      // Read the body under the same timeout: a hung body is as bad as a hung header.
-      const text = await response.text();
+      // Read the body under the same timeout: a hung body is as bad as a hung header. A
+      // bodiless answer (every 204, the common PUT and DELETE answer) has nothing to read: no
+      // promise and no stream to drain for it.
+      const text = response.body === null ? '' : await response.text();
       return {
         // Status, headers and text: no second Response built around a body already read.
         answer: { status: response.status, headers: response.headers, text },
