@@ -4,8 +4,8 @@
  */
 import { runEmulatorLoad } from './emulator-load.js';
 
-const [runs = '3', seconds = '5'] = process.argv.slice(2);
+const [runs = '5', seconds = '3'] = process.argv.slice(2);
 for (const r of await runEmulatorLoad(Number(runs), Number(seconds))) {
-  const share = r.target === r.ceiling ? 'ceiling' : `${r.percentOfBare.toFixed(0)}% of its ceiling`;
+  const share = r.target === r.ceiling ? 'ceiling' : `${r.percentOfBare.toFixed(0)}% of its ceiling (pairs ${r.percentOfBareRange[0].toFixed(0)} to ${r.percentOfBareRange[1].toFixed(0)}%)`;
   console.log(`${r.target}: ${Math.round(r.requestsPerSecond)} req/s, ${share}, ${r.serverCpuMicrosPerRequest?.toFixed(1) ?? 'n/a'} us CPU/request, p99 ${r.p99LatencyMs} ms, non-2xx ${r.non2xx}`);
 }
