@@ -116,7 +116,7 @@ const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floo
  * Throughput: each emulator target and its ceiling measured back to back `runs` times for
  * `durationS` each; the share is the median of the pairs' ratios, the other figures medians.
  */
-export async function runEmulatorLoad(runs = 3, durationS = 5): Promise<LoadResult[]> {
+export async function runEmulatorLoad(runs = 5, durationS = 3): Promise<LoadResult[]> {
   // Rate limits off (one user would be throttled at once); stale writes ignored, so the same
   // PUT can be repeated: it is still parsed and validated in full, then answered 204.
   const emulator = await startServer([CLI, 'emulator', '--port', '0', '--no-rate-limits', '--stale-sequence', 'ignore']);
