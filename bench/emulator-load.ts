@@ -112,11 +112,16 @@ function cpuMicros(pid: number | undefined): number | null {
 
 const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
 
+/** Section 3's default: this many back-to-back pairs per emulator target... */
+export const LOAD_RUNS = 5;
+/** ...of this many seconds per measurement (6 targets: 90 s in all). */
+export const LOAD_SECONDS = 3;
+
 /**
  * Throughput: each emulator target and its ceiling measured back to back `runs` times for
  * `durationS` each; the share is the median of the pairs' ratios, the other figures medians.
  */
-export async function runEmulatorLoad(runs = 5, durationS = 3): Promise<LoadResult[]> {
+export async function runEmulatorLoad(runs = LOAD_RUNS, durationS = LOAD_SECONDS): Promise<LoadResult[]> {
   // Rate limits off (one user would be throttled at once); stale writes ignored, so the same
   // PUT can be repeated: it is still parsed and validated in full, then answered 204.
   const emulator = await startServer([CLI, 'emulator', '--port', '0', '--no-rate-limits', '--stale-sequence', 'ignore']);
@@ -163,7 +168,8 @@ export async function runEmulatorLoad(runs = 5, durationS = 3): Promise<LoadResu
           const [url, method, body] = byName.get(which)!;
           rps.set(which, await measure(which, url!, method!, body));
         }
-        ratios.set(name, [...(ratios.get(name) ?? []), rps.get(name)! / rps.get(ceiling)!]);
+        if (!ratios.has(name)) ratios.set(name, []);
+        ratios.get(name)!.push(rps.get(name)! / rps.get(ceiling)!);
       }
     }
     const rpsOf = (name: string) => median(samples.get(name)!.map((s) => s.requestsPerSecond));

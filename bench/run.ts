@@ -6,7 +6,7 @@ import { execFile } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { promisify } from 'node:util';
-import { runEmulatorLoad, runEmulatorSoak } from './emulator-load.js';
+import { LOAD_RUNS, LOAD_SECONDS, runEmulatorLoad, runEmulatorSoak } from './emulator-load.js';
 import type { ChurnHeap, CycleCost, EngineCost, WaitCost } from './process.js';
 import { churn, fillAndChurn, handoff, lobbyBurst } from './scenarios.js';
 import { CONVERGE_LIMIT_MS, COUNT_REFRESH_MS, type WireResult } from './wire.js';
@@ -96,9 +96,6 @@ const childCycles = [cycleAt(SMALL, 'child'), cycleAt(LARGE, 'child')];
 const churned = of<ChurnHeap>('churn')[0]!;
 const flushCost = of<WaitCost>('wait', String(SIMULTANEOUS), 'flush')[0]!;
 const syncedCost = of<WaitCost>('wait', String(SIMULTANEOUS), 'synced')[0]!;
-// Section 3 takes LOAD_RUNS x 6 x LOAD_SECONDS s (90 s), as long as before the pairs.
-const LOAD_RUNS = 5;
-const LOAD_SECONDS = 3;
 console.log(`emulator: autocannon from its own process on loopback, ${LOAD_RUNS} back-to-back pairs of ${LOAD_SECONDS} s per target...`);
 const load = await runEmulatorLoad(LOAD_RUNS, LOAD_SECONDS);
 console.log('emulator soak: 200,000 requests against the CLI...');
