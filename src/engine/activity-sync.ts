@@ -846,7 +846,25 @@ export class ActivitySync extends EventEmitter<SyncEvents> {
   }
 
   /** Resolves true when `promise` settles, false when `timeoutMs` passes first (on the engine's clock). */
+  /**
+   * Resolves `true` when `promise` settles, `false` at `timeoutMs`. The process stays alive
+   * meanwhile: the caller is awaiting this, even though each timer it waits on (a Retry-After,
+   * a backoff, the timeout itself) is one that must not keep an idle game server alive.
+   */
   #bounded(promise: Promise<unknown>, timeoutMs: number | undefined): Promise<boolean> {
+    const release = this.#clock.hold?.();
+    const waited = this.#boundedWait(promise, timeoutMs);
+    if (!release) return waited;
+    return waited.then(
+      (done) => (release(), done),
+      (error: unknown) => {
+        release();
+        throw error;
+      },
+    );
+  }
+
+  #boundedWait(promise: Promise<unknown>, timeoutMs: number | undefined): Promise<boolean> {
     if (timeoutMs === undefined) return promise.then(() => true);
     return new Promise((resolve) => {
       const timer = this.#clock.setTimeout(() => resolve(false), timeoutMs);

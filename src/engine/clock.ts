@@ -24,6 +24,12 @@ export interface EngineClock extends Timers {
   monotonic(): number;
   /** Wall-clock Unix milliseconds: sequence numbers only. */
   wall(): number;
+  /**
+   * Keeps the process alive until the returned function is called: held while a caller awaits
+   * `flush()` or `close()`, whose waits run on timers that otherwise never keep it alive.
+   * Absent on an injected clock: its timers are the caller's to keep or not.
+   */
+  hold?(): () => void;
 }
 
 /** The largest delay Node's timers honour; longer ones fire at once. */
@@ -44,6 +50,13 @@ export function globalClock(wall: () => number = () => Date.now()): EngineClock 
       return handle;
     },
     clearTimeout: (handle) => clearTimeout(handle as ReturnType<typeof setTimeout>),
+    hold: () => {
+      // A referenced handle that never fires: while it exists, node does not exit under an
+      // awaited flush() or close() (an ESM script would otherwise end with code 13, a CommonJS
+      // one with code 0 and the DELETEs unsent).
+      const handle = setInterval(() => undefined, MAX_TIMER_MS);
+      return () => clearInterval(handle);
+    },
   };
 }
 
