@@ -151,12 +151,14 @@ const clientOptionsSchema = z.object(
   { error: 'MpaClient options must be an object' },
 );
 
-const callOptionsSchema = z.object(
+// Strict: a misspelt `timeout` would otherwise be dropped, and the call run without one.
+const callOptionsSchema = z.strictObject(
   {
     signal: z.instanceof(AbortSignal, { error: 'signal must be an AbortSignal' }).optional(),
     timeoutMs: durationMs('timeoutMs', 1).optional(),
   },
-  { error: 'call options must be an object (or omitted)' },
+  // zod's own message for an unknown key names it: `Unrecognized key: "timeout"`.
+  { error: (issue) => (issue.code === 'invalid_type' ? 'call options must be an object (or omitted)' : undefined) },
 );
 
 // Preallocated abort reasons: abort() without one builds a DOMException each time.
@@ -476,9 +478,14 @@ function describe(cause: unknown): string {
 const NO_OPTIONS: CallOptions = Object.freeze({});
 
 /** Checks per-call options; the common shapes skip zod, since this runs on every call. */
+function onlyKnownCallOptions(raw: object): boolean {
+  for (const key in raw) if (key !== 'signal' && key !== 'timeoutMs') return false;
+  return true;
+}
+
 function callOptions(raw: CallOptions | undefined): CallOptions {
   if (raw === undefined) return NO_OPTIONS;
-  if (typeof raw === 'object' && raw !== null && raw.timeoutMs === undefined && (raw.signal === undefined || raw.signal instanceof AbortSignal)) return raw;
+  if (typeof raw === 'object' && raw !== null && raw.timeoutMs === undefined && (raw.signal === undefined || raw.signal instanceof AbortSignal) && onlyKnownCallOptions(raw)) return raw;
   return parseInput(callOptionsSchema, raw, 'call options', ['options']);
 }
 
