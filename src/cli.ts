@@ -6,7 +6,7 @@
  *  [--headers-timeout 10000] [--request-timeout 30000] [--keep-alive-timeout 5000]`
  * `mpa-sync --version`
  */
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
@@ -35,8 +35,9 @@ and rate limits.
   --s2s                   server-to-server authentication as the real service: token endpoints
                           over HTTPS with mutual TLS, signed calls with live XSTS tokens only
   --sandbox <id>          with --s2s: the sandbox the test certificate is allowed in (default RETAIL)
-  --s2s-dir <dir>         with --s2s: where to write cert.pem, key.pem and ca.pem (default: a new
-                          temporary directory); they are throw-away test credentials
+  --s2s-dir <dir>         with --s2s: where to write cert.pem, key.pem and ca.pem, created if
+                          missing (default: a new temporary directory, removed at exit); they
+                          are throw-away test credentials
   --max-body-bytes <n>    larger bodies get 413 and are not read (default 65536)
   --log-size <n>          requests kept in the inspection log (default 10000)
   --headers-timeout <ms>  time to send the request headers, then 408 (default 10000)
@@ -48,46 +49,74 @@ GET /_emulator/health answers {status, uptimeMs, requests, memory} (process.memo
 `;
 
 async function main(argv: string[]): Promise<number> {
-  const { values, positionals } = parseArgs({
-    args: argv,
-    allowPositionals: true,
-    options: {
-      port: { type: 'string', default: '8787' },
-      host: { type: 'string', default: '127.0.0.1' },
-      tokens: { type: 'string' },
-      'no-rate-limits': { type: 'boolean', default: false },
-      'stale-sequence': { type: 'string', default: 'reject' },
-      'fault-rate': { type: 'string', default: '0' },
-      seed: { type: 'string', default: '1' },
-      latency: { type: 'string', default: '0' },
-      ui: { type: 'boolean', default: false },
-      s2s: { type: 'boolean', default: false },
-      sandbox: { type: 'string', default: 'RETAIL' },
-      's2s-dir': { type: 'string' },
-      'max-body-bytes': { type: 'string' },
-      'log-size': { type: 'string' },
-      'headers-timeout': { type: 'string' },
-      'request-timeout': { type: 'string' },
-      'keep-alive-timeout': { type: 'string' },
-      help: { type: 'boolean', short: 'h', default: false },
-      version: { type: 'boolean', short: 'v', default: false },
-    },
-  });
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: argv,
+      allowPositionals: true,
+      options: {
+        port: { type: 'string', default: '8787' },
+        host: { type: 'string', default: '127.0.0.1' },
+        tokens: { type: 'string' },
+        'no-rate-limits': { type: 'boolean', default: false },
+        'stale-sequence': { type: 'string', default: 'reject' },
+        'fault-rate': { type: 'string', default: '0' },
+        seed: { type: 'string', default: '1' },
+        latency: { type: 'string', default: '0' },
+        ui: { type: 'boolean', default: false },
+        s2s: { type: 'boolean', default: false },
+        sandbox: { type: 'string' },
+        's2s-dir': { type: 'string' },
+        'max-body-bytes': { type: 'string' },
+        'log-size': { type: 'string' },
+        'headers-timeout': { type: 'string' },
+        'request-timeout': { type: 'string' },
+        'keep-alive-timeout': { type: 'string' },
+        help: { type: 'boolean', short: 'h', default: false },
+        version: { type: 'boolean', short: 'v', default: false },
+      },
+    });
+  } catch (error) {
+    // An unknown flag or a missing value: a usage error like any other (exit code 2).
+    return fail((error as Error).message);
+  }
+  const { values, positionals } = parsed;
   if (values.version) {
     process.stdout.write(`${VERSION}\n`);
     return 0;
   }
-  if (values.help || positionals[0] !== 'emulator') {
+  if (values.help) {
     process.stdout.write(USAGE);
-    return values.help ? 0 : 2;
+    return 0;
   }
+  if (positionals[0] !== 'emulator') return fail(positionals[0] === undefined ? 'no command given' : `unknown command ${JSON.stringify(positionals[0])}`);
   const port = Number(values.port);
   const faultRate = Number(values['fault-rate']);
   const stale = values['stale-sequence'];
   if (!Number.isInteger(port) || port < 0 || port > 65535) return fail(`--port must be 0..65535, got ${values.port}`);
   if (!(faultRate >= 0 && faultRate <= 1)) return fail(`--fault-rate must be 0..1, got ${values['fault-rate']}`);
   if (stale !== 'reject' && stale !== 'ignore') return fail(`--stale-sequence must be reject or ignore, got ${stale}`);
-  if (!/^[A-Za-z0-9._-]+$/.test(values.sandbox)) return fail(`--sandbox must look like RETAIL or XDKS.1, got ${values.sandbox}`);
+  // Flags that only mean something with --s2s are refused without it, not silently ignored.
+  if (!values.s2s && (values.sandbox !== undefined || values['s2s-dir'] !== undefined)) return fail(`${values.sandbox !== undefined ? '--sandbox' : '--s2s-dir'} needs --s2s`);
+  const sandbox = values.sandbox ?? 'RETAIL';
+  if (!/^[A-Za-z0-9._-]+$/.test(sandbox)) return fail(`--sandbox must look like RETAIL or XDKS.1, got ${sandbox}`);
+  // The credentials' directory is made (or found unusable) before anything listens; one this
+  // command creates in the temporary directory is removed at exit, key and all.
+  let s2sDir: string | undefined;
+  let ownDir = false;
+  if (values.s2s) {
+    try {
+      if (values['s2s-dir'] === undefined) {
+        s2sDir = mkdtempSync(path.join(tmpdir(), 'mpa-sync-s2s-'));
+        ownDir = true;
+      } else {
+        s2sDir = values['s2s-dir'];
+        mkdirSync(s2sDir, { recursive: true });
+      }
+    } catch (error) {
+      return fail(`--s2s-dir: cannot create ${values['s2s-dir'] ?? 'a temporary directory'} (${(error as NodeJS.ErrnoException).code ?? 'error'})`);
+    }
+  }
   const each = faultRate / 6;
   const kinds: FaultKind[] = ['500', '503', '503-retry-after', '429', 'reset', 'hang'];
   // Numbers are passed as given: startEmulator refuses a bad one, naming the option.
@@ -108,22 +137,33 @@ async function main(argv: string[]): Promise<number> {
       headersTimeoutMs: optional(values['headers-timeout']),
       requestTimeoutMs: optional(values['request-timeout']),
       keepAliveTimeoutMs: optional(values['keep-alive-timeout']),
-      s2s: values.s2s ? { sandboxId: values.sandbox } : undefined,
+      s2s: values.s2s ? { sandboxId: sandbox } : undefined,
     });
   } catch (error) {
+    if (ownDir) rmSync(s2sDir!, { recursive: true, force: true });
     if (error instanceof MpaValidationError) return fail(error.message);
     throw error;
+  }
+  const removeOwnDir = () => {
+    if (ownDir) rmSync(s2sDir!, { recursive: true, force: true });
+  };
+  if (emulator.s2s && s2sDir !== undefined) {
+    // The test certificate goes to files, never to the console.
+    try {
+      writeFileSync(path.join(s2sDir, 'cert.pem'), emulator.s2s.cert);
+      writeFileSync(path.join(s2sDir, 'key.pem'), emulator.s2s.key, { mode: 0o600 });
+      writeFileSync(path.join(s2sDir, 'ca.pem'), emulator.s2s.ca);
+    } catch (error) {
+      await emulator.close();
+      removeOwnDir();
+      return fail(`--s2s-dir: cannot write the credentials to ${s2sDir} (${(error as NodeJS.ErrnoException).code ?? 'error'})`);
+    }
   }
   process.stdout.write(`mpa-sync emulator listening on ${emulator.url}\n`);
   process.stdout.write(emulator.pageUrl ? `live page: ${emulator.pageUrl}\n` : 'live page: off (not on loopback; pass --ui to serve it)\n');
   if (emulator.s2s) {
-    // The test certificate goes to files, never to the console.
-    const dir = values['s2s-dir'] ?? mkdtempSync(path.join(tmpdir(), 'mpa-sync-s2s-'));
-    writeFileSync(path.join(dir, 'cert.pem'), emulator.s2s.cert);
-    writeFileSync(path.join(dir, 'key.pem'), emulator.s2s.key, { mode: 0o600 });
-    writeFileSync(path.join(dir, 'ca.pem'), emulator.s2s.ca);
     process.stdout.write(
-      `s2s: service token ${emulator.s2s.serviceAuthUrl}\ns2s: xsts ${emulator.s2s.xstsUrl}\ns2s: sandbox ${emulator.s2s.sandboxId}\ns2s: cert.pem, key.pem, ca.pem in ${dir}\n`,
+      `s2s: service token ${emulator.s2s.serviceAuthUrl}\ns2s: xsts ${emulator.s2s.xstsUrl}\ns2s: sandbox ${emulator.s2s.sandboxId}\ns2s: cert.pem, key.pem, ca.pem in ${s2sDir}\n`,
     );
   }
   await new Promise<void>((resolve) => {
@@ -131,6 +171,7 @@ async function main(argv: string[]): Promise<number> {
     process.once('SIGTERM', resolve);
   });
   await emulator.close();
+  removeOwnDir();
   return 0;
 }
 

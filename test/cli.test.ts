@@ -103,3 +103,48 @@ it('`mpa-sync --version` prints the package version', async () => {
   expect(code).toBe(0);
   expect(out).toBe(`${VERSION}\n`);
 });
+
+it.each([
+  ['--sandbox without --s2s', ['emulator', '--port', '0', '--sandbox', 'XDKS.1'], /--sandbox needs --s2s/],
+  ['--s2s-dir without --s2s', ['emulator', '--port', '0', '--s2s-dir', '/tmp/x'], /--s2s-dir needs --s2s/],
+  ['an unknown flag', ['emulator', '--prot', '1'], /Unknown option '--prot'/],
+  ['an unknown command', ['emulater'], /unknown command "emulater"/],
+])('refuses %s with a usage message and exit code 2, before listening', async (_name, args, message) => {
+  const { code, out, err } = await ran(args);
+  expect(code).toBe(2);
+  expect(err).toMatch(message);
+  expect(out).not.toContain('listening');
+});
+
+it('`--s2s-dir` is created when missing, and an unusable one is refused before listening', { timeout: 20_000 }, async () => {
+  const { mkdtempSync, existsSync, writeFileSync, rmSync } = await import('node:fs');
+  const { tmpdir } = await import('node:os');
+  const path = await import('node:path');
+  const base = mkdtempSync(path.join(tmpdir(), 'mpa-sync-cli-test-'));
+  try {
+    const dir = path.join(base, 'nested', 'creds');
+    const { child, out } = await running(['emulator', '--port', '0', '--s2s', '--s2s-dir', dir], /ca\.pem in .+\n/);
+    child.kill('SIGTERM');
+    expect(out).toContain(`ca.pem in ${dir}`);
+    expect(existsSync(path.join(dir, 'key.pem'))).toBe(true);
+    const file = path.join(base, 'a-file');
+    writeFileSync(file, '');
+    const { code, out: out2, err } = await ran(['emulator', '--port', '0', '--s2s', '--s2s-dir', path.join(file, 'sub')]);
+    expect(code).toBe(2);
+    expect(err).toMatch(/--s2s-dir: cannot create .*a-file\/sub \(ENOTDIR\)/);
+    expect(out2).not.toContain('listening');
+  } finally {
+    rmSync(base, { recursive: true, force: true });
+  }
+});
+
+it('the temporary credentials directory of `--s2s` is removed at exit', { timeout: 20_000 }, async () => {
+  const { existsSync } = await import('node:fs');
+  const { child, out } = await running(['emulator', '--port', '0', '--s2s'], /ca\.pem in .+\n/);
+  const dir = /ca\.pem in (.+)\n/.exec(out)![1]!;
+  expect(existsSync(dir)).toBe(true);
+  const exited = new Promise((resolve) => child.once('exit', resolve));
+  child.kill('SIGTERM');
+  await exited;
+  expect(existsSync(dir)).toBe(false);
+});

@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { EmulatorCore, type EmulatorOptions } from '../src/emulator/core.js';
 import { startEmulator } from '../src/emulator/server.js';
 import { START, TITLE, TOKEN } from './helpers.js';
+import { MpaValidationError } from '../src/errors.js';
 
 const XUID = '2533274800000001';
 const path = (xuid = XUID) => `/titles/${TITLE}/users/${xuid}/activities`;
@@ -270,6 +271,36 @@ describe('emulator: expiry, faults, inspection', () => {
     await new Promise((r) => setTimeout(r, 20));
     await emulator.close();
     expect(await hung).toBe('dropped');
+  });
+});
+
+describe('emulator: failNext', () => {
+  it.each([
+    ['an unknown kind', ['418'], 'kind'],
+    ['a count that is not a number', ['429', 'x'], 'count'],
+    ['a count of 0', ['500', 0], 'count'],
+    ['a fractional Retry-After', ['429', 1, 1.5], 'retryAfterSeconds'],
+    ['a Retry-After longer than a day', ['503-retry-after', 1, 86_401], 'retryAfterSeconds'],
+  ])('refuses %s, naming the argument, and queues nothing', async (_name, args, named) => {
+    const { core, put } = harness();
+    let error: unknown;
+    try {
+      (core.failNext as (...a: unknown[]) => void)(...args);
+    } catch (e) {
+      error = e;
+    }
+    expect(error).toBeInstanceOf(MpaValidationError);
+    expect((error as MpaValidationError).issues.map((i) => i.path[0])).toEqual([named]);
+    expect(core.pendingFaults()).toEqual([]);
+    expect((await put()).status).toBe(204); // the next request is not failed either
+  });
+
+  it('queues what it is given', async () => {
+    const { core, put } = harness();
+    core.failNext('429', 2, 5);
+    expect((await put()).headers['retry-after']).toBe('5');
+    expect((await put()).status).toBe(429);
+    expect((await put()).status).toBe(204);
   });
 });
 

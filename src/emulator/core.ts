@@ -12,10 +12,27 @@ import { sleep } from '../sleep.js';
 import { RingBuffer } from './ring-buffer.js';
 import { RequestLog, type LogExtra } from './request-log.js';
 import { integerOption } from './option-checks.js';
+import { MpaValidationError, type ValidationIssue } from '../errors.js';
 import { fastActivity, fastDelete } from './wire-fast-path.js';
 
 /** A fault the emulator can inject instead of serving a request. */
 export type FaultKind = '500' | '503' | '503-retry-after' | '429' | 'reset' | 'hang' | 'not-json';
+
+/** Every {@link FaultKind}, for the checks of `failNext` and `POST /_emulator/faults`. */
+export const FAULT_KINDS = ['500', '503', '503-retry-after', '429', 'reset', 'hang', 'not-json'] as const satisfies readonly FaultKind[];
+/** Most faults one `failNext` call queues. */
+export const FAULT_COUNT_MAX = 1000;
+/** Longest Retry-After an injected fault carries: a day. */
+export const RETRY_AFTER_MAX_SECONDS = 86_400;
+
+function inRange(value: unknown, max: number, min = 1): boolean {
+  return typeof value === 'number' && Number.isInteger(value) && value >= min && value <= max;
+}
+
+// What a bad argument was, without echoing anything large or odd.
+function describeArgument(value: unknown): string {
+  return typeof value === 'number' || (typeof value === 'string' && value.length <= 32) ? JSON.stringify(value) : typeof value;
+}
 
 /** Probabilities (0..1) of each fault per request, drawn from a seeded generator. */
 export interface FaultOptions {
@@ -295,8 +312,18 @@ export class EmulatorCore {
     this.#tokens = tokens ? new Set(tokens) : undefined;
   }
 
-  /** Makes the next `count` requests fail with `kind`, before any random fault. */
+  /**
+   * Makes the next `count` requests (1 to 1000) fail with `kind`, before any random fault; a
+   * 429 or 503-retry-after carries `Retry-After: retryAfterSeconds` (0 to 86,400). Bad
+   * arguments throw an {@link MpaValidationError} naming each: a test that asked for a fault
+   * must not go on without it.
+   */
   failNext(kind: FaultKind, count = 1, retryAfterSeconds = this.#options.faults?.retryAfterSeconds ?? 1): void {
+    const issues: ValidationIssue[] = [];
+    if (!(FAULT_KINDS as readonly unknown[]).includes(kind)) issues.push({ path: ['kind'], message: `must be one of ${FAULT_KINDS.join(', ')}, got ${describeArgument(kind)}` });
+    if (!inRange(count, FAULT_COUNT_MAX)) issues.push({ path: ['count'], message: `must be an integer from 1 to ${FAULT_COUNT_MAX}, got ${describeArgument(count)}` });
+    if (!inRange(retryAfterSeconds, RETRY_AFTER_MAX_SECONDS, 0)) issues.push({ path: ['retryAfterSeconds'], message: `must be an integer from 0 to ${RETRY_AFTER_MAX_SECONDS}, got ${describeArgument(retryAfterSeconds)}` });
+    if (issues.length) throw new MpaValidationError('failNext arguments', issues);
     for (let i = 0; i < count; i++) this.#forced.push({ kind, retryAfterSeconds });
   }
 

@@ -7,7 +7,7 @@
  */
 import { z } from 'zod';
 import type { RateCategory } from '../rate-limits.js';
-import type { EmulatorCore, EmulatorCounters, FaultKind, LoggedRequest, StoredActivity } from './core.js';
+import { FAULT_COUNT_MAX, FAULT_KINDS, RETRY_AFTER_MAX_SECONDS, type EmulatorCore, type EmulatorCounters, type FaultKind, type LoggedRequest, type StoredActivity } from './core.js';
 
 /** How a friend sees a player's activity in the Xbox shell, e.g. "In a match · 5/8 · Joinable by followers". */
 export interface Presence {
@@ -68,11 +68,10 @@ export interface InspectionAnswer {
   body: unknown;
 }
 
-const FAULT_KINDS = ['500', '503', '503-retry-after', '429', 'reset', 'hang', 'not-json'] as const satisfies readonly FaultKind[];
 const faultRequest = z.strictObject({
   kind: z.enum(FAULT_KINDS),
-  count: z.number().int().min(1).max(1000).default(1),
-  retryAfterSeconds: z.number().int().min(0).max(86_400).optional(),
+  count: z.number().int().min(1).max(FAULT_COUNT_MAX).default(1),
+  retryAfterSeconds: z.number().int().min(0).max(RETRY_AFTER_MAX_SECONDS).optional(),
 });
 const XUID = /^\d{1,20}$/;
 const REQUEST_PAGE_MAX = 1000;
