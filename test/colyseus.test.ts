@@ -52,6 +52,35 @@ class ReconnectRoom extends ArenaRoom {
   }
 }
 
+/** The README's quick start: the xuid from a static onAuth's verified result (client.auth). */
+const VERIFIED: Record<string, string> = { 'token-of-a': A };
+class QuickStartRoom extends Room {
+  override maxClients = 8;
+  mpa!: RoomActivity;
+  static override async onAuth(token: string) {
+    const xuid = VERIFIED[token];
+    if (!xuid) throw new ServerError(401, 'not an Xbox player');
+    return { xuid };
+  }
+  override onCreate() {
+    this.mpa = publishRoomActivity(this, { sync, connectionString: `127.0.0.1:2567?roomId=${this.roomId}`, xuid: (_client, _options, auth: { xuid?: string } | undefined) => auth?.xuid });
+  }
+}
+
+/** The mistake the quick start once made: an instance onAuth, where client.auth is not set yet. */
+class InstanceAuthRoom extends Room {
+  override maxClients = 4;
+  mpa!: RoomActivity;
+  override onCreate() {
+    this.mpa = publishRoomActivity(this, { sync, connectionString: 'c', xuid: (_client, _options, auth: { xuid?: string } | undefined) => auth?.xuid });
+  }
+  override async onAuth(client: Client, options: { token?: string }) {
+    const auth = { xuid: VERIFIED[options.token ?? ''] };
+    this.mpa.authorize(client, options, auth); // what was verified, passed on
+    return auth;
+  }
+}
+
 /** maxClients left at Colyseus's default (Infinity). */
 class UnboundedRoom extends Room {
   override onCreate() {
@@ -81,6 +110,8 @@ beforeAll(async () => {
   server = new Server({ transport: new WebSocketTransport(), greet: false, gracefullyShutdown: false });
   server.define('arena', ArenaRoom);
   server.define('unbounded', UnboundedRoom);
+  server.define('quickstart', QuickStartRoom);
+  server.define('instance-auth', InstanceAuthRoom);
   server.define('reconnect', ReconnectRoom);
   await server.listen(0, '127.0.0.1');
   endpoint = `http://127.0.0.1:${(server.transport.server!.address() as AddressInfo).port}`;
@@ -103,6 +134,21 @@ afterAll(async () => {
 });
 
 describe('mpa-sync/colyseus', () => {
+  it('the README quick start publishes a player whose xuid a static onAuth verified', { timeout: 20_000 }, async () => {
+    const player = new SdkClient(endpoint);
+    player.http.authToken = 'token-of-a';
+    opened.push(await player.joinOrCreate('quickstart'));
+    await sync.flush();
+    expect(activity(A)).toMatchObject({ currentPlayers: 1, maxPlayers: 8, joinRestriction: 'Followed' });
+    expect(errors).toEqual([]);
+  });
+
+  it('an instance onAuth publishes the player when it passes what it verified to authorize()', { timeout: 20_000 }, async () => {
+    opened.push(await new SdkClient(endpoint).joinOrCreate('instance-auth', { token: 'token-of-a' }));
+    await sync.flush();
+    expect(activity(A)).toMatchObject({ currentPlayers: 1 });
+  });
+
   it('publishes every player of a room, and deletes a xuid\'s activity only when its last session leaves', { timeout: 20_000 }, async () => {
     const a1 = await join({ xuid: A });
     const a2 = await new SdkClient(endpoint).joinById(a1.roomId, { xuid: A });
