@@ -29,6 +29,7 @@ import {
   recentPlayerGroupsSchema,
   throttledEntitySchema,
   titleIdSchema,
+  unlessUnknownKey,
   xuidSchema,
   type Activity,
   type ActivityFields,
@@ -130,7 +131,7 @@ const CONTROL = /[\u0000-\u001f\u007f]/;
 const headerText = (name: string) => z.string({ error: `${name} must be a string` }).refine((v) => !CONTROL.test(v), { error: `${name} must not contain CR, LF or other control characters` });
 const isFunction = (name: string) => z.custom<(...args: never[]) => unknown>((v) => typeof v === 'function', { error: `${name} must be a function` });
 
-const clientOptionsSchema = z.object(
+const clientOptionsSchema = z.strictObject(
   {
     titleId: titleIdSchema,
     authorization: isFunction('authorization'),
@@ -148,7 +149,7 @@ const clientOptionsSchema = z.object(
     userAgent: headerText('userAgent').optional(),
     locale: headerText('locale').min(1, { error: 'locale must not be empty' }).optional(),
   },
-  { error: 'MpaClient options must be an object' },
+  { error: unlessUnknownKey('MpaClient options must be an object') },
 );
 
 // Strict: a misspelt `timeout` would otherwise be dropped, and the call run without one.
@@ -157,8 +158,7 @@ const callOptionsSchema = z.strictObject(
     signal: z.instanceof(AbortSignal, { error: 'signal must be an AbortSignal' }).optional(),
     timeoutMs: durationMs('timeoutMs', 1).optional(),
   },
-  // zod's own message for an unknown key names it: `Unrecognized key: "timeout"`.
-  { error: (issue) => (issue.code === 'invalid_type' ? 'call options must be an object (or omitted)' : undefined) },
+  { error: unlessUnknownKey('call options must be an object (or omitted)') },
 );
 
 // Preallocated abort reasons: abort() without one builds a DOMException each time.

@@ -2,7 +2,7 @@
  * Subscribes an ActivitySync to a matchmaker's (or a server framework's) events. Bad events
  * become `error` events on the sync; nothing is ever thrown back into the matchmaker.
  */
-import { MpaError, MpaUsageError } from './errors.js';
+import { MpaError, MpaUsageError, MpaValidationError, type ValidationIssue } from './errors.js';
 import type { ActivitySync } from './engine/activity-sync.js';
 import type { GroupOptions, GroupUpdate } from './engine/group.js';
 
@@ -49,6 +49,7 @@ const DEFAULT_EVENTS = {
  * });
  */
 export function bindMatchmaker<P = any>(sync: ActivitySync, source: EventSource, options: MatchmakerBindingOptions<P> = {}): () => void {
+  checkOptions(options);
   const names = { ...DEFAULT_EVENTS, ...options.events };
   const toGroup =
     options.toGroup ??
@@ -107,11 +108,41 @@ export function bindMatchmaker<P = any>(sync: ActivitySync, source: EventSource,
       matchOf(names.matchEnded, matchId).close().catch((error: unknown) => report(names.matchEnded, error, matchId));
     })],
   ];
-  const on = (source.on ?? source.addListener)?.bind(source);
-  const off = (source.off ?? source.removeListener)?.bind(source);
+  const emitter = source !== null && (typeof source === 'object' || typeof source === 'function') ? source : {};
+  const on = (emitter.on ?? emitter.addListener)?.bind(emitter);
+  const off = (emitter.off ?? emitter.removeListener)?.bind(emitter);
   if (!on || !off) throw new MpaUsageError('bindMatchmaker: the source needs on/off or addListener/removeListener');
   for (const [event, handler] of handlers) on(event, handler);
   return () => {
     for (const [event, handler] of handlers) off(event, handler);
   };
+}
+
+const OPTION_KEYS = ['events', 'onMatchStarted', 'toGroup', 'toPlayer', 'toUpdate', 'toMatchId'] as const satisfies readonly (keyof MatchmakerBindingOptions)[];
+
+/**
+ * Checks the options when binding, not when the first event arrives: a misspelt event name
+ * would otherwise leave that event unheard, and a mapper that is not a function would turn
+ * every event into an `error` event.
+ */
+function checkOptions(options: unknown): void {
+  if (typeof options !== 'object' || options === null) throw new MpaValidationError('bindMatchmaker options', [{ path: [], message: 'options must be an object' }]);
+  const issues: ValidationIssue[] = [];
+  const given = options as Record<string, unknown>;
+  for (const key of Object.keys(given)) if (!(OPTION_KEYS as readonly string[]).includes(key)) issues.push({ path: [key], message: 'unknown key (a typo?)' });
+  for (const key of ['toGroup', 'toPlayer', 'toUpdate', 'toMatchId']) {
+    if (given[key] !== undefined && typeof given[key] !== 'function') issues.push({ path: [key], message: `${key} must be a function` });
+  }
+  if (given.onMatchStarted !== undefined && (typeof given.onMatchStarted !== 'object' || given.onMatchStarted === null)) issues.push({ path: ['onMatchStarted'], message: 'onMatchStarted must be an object (a group update)' });
+  const events = given.events;
+  if (events !== undefined) {
+    if (typeof events !== 'object' || events === null) issues.push({ path: ['events'], message: 'events must be an object of event names' });
+    else {
+      for (const [key, name] of Object.entries(events)) {
+        if (!Object.hasOwn(DEFAULT_EVENTS, key)) issues.push({ path: ['events', key], message: `is not an event of the binding (one of ${Object.keys(DEFAULT_EVENTS).join(', ')})` });
+        else if (typeof name !== 'string' || name === '') issues.push({ path: ['events', key], message: 'must be a non-empty event name' });
+      }
+    }
+  }
+  if (issues.length) throw new MpaValidationError('bindMatchmaker options', issues);
 }

@@ -227,9 +227,21 @@ export type ThrottledEntity = z.infer<typeof throttledEntitySchema>;
 export function parseInput<S extends z.ZodType>(schema: S, value: unknown, what: string, basePath: (string | number)[] = []): z.output<S> {
   const result = schema.safeParse(value);
   if (result.success) return result.data;
-  const issues = result.error.issues.map((issue) => ({
-    path: [...basePath, ...issue.path.map((p) => (typeof p === 'symbol' ? String(p) : p))],
-    message: issue.message,
-  }));
+  const issues = result.error.issues.flatMap((issue) => {
+    const path = [...basePath, ...issue.path.map((p) => (typeof p === 'symbol' ? String(p) : p))];
+    // An unknown key (a typo, most often) is named by its own path, one issue each.
+    if (issue.code === 'unrecognized_keys') return issue.keys.map((key) => ({ path: [...path, key], message: 'unknown key (a typo?)' }));
+    return [{ path, message: issue.message }];
+  });
   throw new MpaValidationError(what, issues, result.error);
 }
+
+/**
+ * The `error` of a strict object schema: `message` when the value is not an object at all;
+ * zod's own issue for anything else (an unknown key is then named by {@link parseInput}).
+ * @internal
+ */
+export const unlessUnknownKey =
+  (message: string) =>
+  (issue: { code?: string }): string | undefined =>
+    issue.code === 'invalid_type' ? message : undefined;

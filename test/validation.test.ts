@@ -37,7 +37,7 @@ const cases: [string, Call, string, RegExp][] = [
   ['sequenceNumber fraction', (c) => c.deleteActivity('1', { sequenceNumber: 1.5 }), 'sequenceNumber', /integer/],
   ['sequenceNumber hex string', (c) => c.deleteActivity('1', { sequenceNumber: '0x10' }), 'sequenceNumber', /base-10/],
   ['sequenceNumber missing on delete', (c) => c.deleteActivity('1', {} as { sequenceNumber: number }), 'sequenceNumber', /sequenceNumber/],
-  ['unknown activity field', (c) => c.setActivity('1', { ...ok, currentplayers: 3 } as typeof ok), '', /currentplayers/],
+  ['unknown activity field', (c) => c.setActivity('1', { ...ok, currentplayers: 3 } as typeof ok), 'currentplayers', /currentplayers: unknown key/],
   ['invite with 17 users', (c) => c.sendServerInvite({ sender: '1', invitedUsers: Array.from({ length: 17 }, (_, i) => String(i + 2)) }), 'invitedUsers', /16/],
   ['invite with no users', (c) => c.sendServerInvite({ sender: '1', invitedUsers: [] }), 'invitedUsers', /at least 1/],
   ['invite without sender', (c) => c.sendServerInvite({ invitedUsers: ['2'] } as unknown as { sender: string; invitedUsers: string[] }), 'sender', /string or bigint/],

@@ -80,6 +80,12 @@ export interface EmulatorOptions {
   logSize?: number;
 }
 
+/** Every key of {@link EmulatorOptions}, for the check that refuses a misspelt one. */
+export const EMULATOR_OPTION_KEYS = ['tokens', 'titleIds', 'staleSequence', 'rateLimits', 'expiryMs', 'faults', 'latencyMs', 'now', 'authorize', 'logSize'] as const satisfies readonly (keyof EmulatorOptions)[];
+// The list cannot fall behind the interface: this fails to compile when a key is missing.
+const EVERY_OPTION_LISTED: Exclude<keyof EmulatorOptions, (typeof EMULATOR_OPTION_KEYS)[number]> extends never ? true : never = true;
+void EVERY_OPTION_LISTED;
+
 /** Default of {@link EmulatorOptions.logSize}. */
 const DEFAULT_LOG_SIZE = 10_000;
 

@@ -15,3 +15,13 @@ export function integerOption(name: string, value: number | undefined, fallback:
   }
   return value;
 }
+
+/**
+ * Refuses an options object with a key not in `known`, naming each: a misspelt option
+ * (`prot: 1`) would otherwise be dropped and its default used without a word.
+ */
+export function knownKeysOnly(what: string, options: object, known: readonly string[], basePath: string[] = []): void {
+  if (typeof options !== 'object' || options === null) throw new MpaValidationError(what, [{ path: basePath, message: 'must be an object' }]);
+  const unknown = Object.keys(options).filter((key) => !known.includes(key));
+  if (unknown.length) throw new MpaValidationError(what, unknown.map((key) => ({ path: [...basePath, key], message: 'unknown key (a typo?)' })));
+}

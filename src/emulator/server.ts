@@ -5,12 +5,12 @@
 import { setMaxListeners } from 'node:events';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
-import { EmulatorCore, type CoreResponse, type EmulatorOptions, type FaultKind, type StoredActivity } from './core.js';
+import { EMULATOR_OPTION_KEYS, EmulatorCore, type CoreResponse, type EmulatorOptions, type FaultKind, type StoredActivity } from './core.js';
 import { inspectionListener, inspectionServed } from './inspection-http.js';
 import { startS2sService, type S2sCredentials, type S2sOptions } from './s2s.js';
 import { raceSignal } from '../race-signal.js';
 import { readBodyThen, TOO_LARGE, type BodyRead } from './body-reader.js';
-import { integerOption, MAX_TIMER_MS } from './option-checks.js';
+import { integerOption, knownKeysOnly, MAX_TIMER_MS } from './option-checks.js';
 
 /** Options of {@link startEmulator}. */
 export interface StartEmulatorOptions extends EmulatorOptions {
@@ -80,6 +80,11 @@ export interface Emulator {
   readonly s2s?: S2sCredentials | undefined;
 }
 
+const START_OPTION_KEYS = [...EMULATOR_OPTION_KEYS, 'port', 'host', 'ui', 's2s', 'maxBodyBytes', 'headersTimeoutMs', 'requestTimeoutMs', 'keepAliveTimeoutMs'] as const satisfies readonly (keyof StartEmulatorOptions)[];
+// Fails to compile when an option is added to StartEmulatorOptions but not to the list.
+const EVERY_START_OPTION_LISTED: Exclude<keyof StartEmulatorOptions, (typeof START_OPTION_KEYS)[number]> extends never ? true : never = true;
+void EVERY_START_OPTION_LISTED;
+
 /** The emulator's own routes live under this prefix, apart from the service's. */
 const HEALTH_PATH = '/_emulator/health';
 const HEALTH_QUERY = `${HEALTH_PATH}?`;
@@ -104,6 +109,8 @@ interface Transport {
 
 /** Starts the emulator on `host:port` (default 127.0.0.1, any free port). */
 export async function startEmulator(options: StartEmulatorOptions = {}): Promise<Emulator> {
+  knownKeysOnly('emulator options', options, START_OPTION_KEYS);
+  const port = integerOption('port', options.port, 0, 0, 65_535);
   const maxBodyBytes = integerOption('maxBodyBytes', options.maxBodyBytes, DEFAULT_MAX_BODY_BYTES, 0, 2 ** 30);
   const headersTimeout = integerOption('headersTimeoutMs', options.headersTimeoutMs, 10_000, 1, MAX_TIMER_MS);
   const requestTimeout = integerOption('requestTimeoutMs', options.requestTimeoutMs, Math.max(30_000, headersTimeout), headersTimeout, MAX_TIMER_MS);
@@ -144,7 +151,7 @@ export async function startEmulator(options: StartEmulatorOptions = {}): Promise
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
-    server.listen(options.port ?? 0, options.host ?? '127.0.0.1', () => resolve());
+    server.listen(port, options.host ?? '127.0.0.1', () => resolve());
   }).catch(async (error: unknown) => {
     await s2s?.close(); // do not leave the token endpoints listening when the main port fails
     throw error;

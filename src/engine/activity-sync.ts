@@ -12,7 +12,7 @@ import { putValidatedActivity, type MpaClient } from '../client.js';
 import { MpaAuthorizationError, MpaError, MpaThrottledError, MpaTransportError, MpaUsageError, MpaValidationError, MpaClosedError } from '../errors.js';
 import type { RandomSource } from '../random.js';
 import { resolveRateLimits, type RateCategory, type RateLimitConfig, type RateLimitOverride } from '../rate-limits.js';
-import { LIMITS, parseInput, type RecentPlayerGroupInput } from '../schemas.js';
+import { LIMITS, parseInput, unlessUnknownKey, type RecentPlayerGroupInput } from '../schemas.js';
 import { SequenceStamper, xboxSequenceNumber, type SequenceSource } from '../sequence.js';
 import { sleep } from '../sleep.js';
 import { MAX_TIMER_MS, resolveClock, type ClockInput, type EngineClock } from './clock.js';
@@ -87,7 +87,7 @@ const ms = (name: string) =>
 const fn = (name: string, what: string) => z.custom<(...args: any[]) => any>((v) => typeof v === 'function', { error: `${name} must be ${what}` });
 const CLIENT_METHODS = ['setActivity', 'deleteActivity', 'getActivity', 'sendServerInvite', 'reportRecentPlayerGroups'] as const;
 
-const optionsSchema = z.object(
+const optionsSchema = z.strictObject(
   {
     client: z.custom<MpaClient>((v) => typeof v === 'object' && v !== null && CLIENT_METHODS.every((m) => typeof (v as Record<string, unknown>)[m] === 'function'), {
       error: 'client must be an MpaClient',
@@ -103,9 +103,9 @@ const optionsSchema = z.object(
     budgetMarginMs: ms('budgetMarginMs').default(1000),
     concurrency: z.number().int().positive().default(16),
     countRefreshIntervalMs: ms('countRefreshIntervalMs').default(15_000),
-    rateCap: z.object({ cap: z.number().int().positive(), intervalMs: ms('intervalMs').positive() }).optional(),
+    rateCap: z.strictObject({ cap: z.number().int().positive(), intervalMs: ms('intervalMs').positive() }).optional(),
     backoff: z
-      .object({ baseMs: ms('baseMs').positive().default(1000), capMs: ms('capMs').positive().default(60_000) })
+      .strictObject({ baseMs: ms('baseMs').positive().default(1000), capMs: ms('capMs').positive().default(60_000) })
       .default({ baseMs: 1000, capMs: 60_000 }),
     retryAfterJitterMs: ms('retryAfterJitterMs').default(250),
     maxAttempts: z.number().int().positive().default(5),
@@ -120,10 +120,10 @@ const optionsSchema = z.object(
       )
       .optional(),
   },
-  { error: 'ActivitySync options must be an object' },
+  { error: unlessUnknownKey('ActivitySync options must be an object') },
 );
 
-const msOption = z.object({ timeoutMs: ms('timeoutMs').optional() }, { error: 'options must be an object' });
+const msOption = z.strictObject({ timeoutMs: ms('timeoutMs').optional() }, { error: unlessUnknownKey('options must be an object') });
 
 interface Player {
   readonly xuid: string;

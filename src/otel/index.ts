@@ -75,6 +75,7 @@ export function instrumentSync(sync: ActivitySync, options: InstrumentSyncOption
   if (sync === null || typeof sync !== 'object' || typeof sync.on !== 'function' || typeof sync.stats !== 'function') {
     throw new MpaValidationError('instrumentSync', [{ path: ['sync'], message: 'sync must be an ActivitySync' }]);
   }
+  checkOptions(options);
   const meter = options.meter ?? (options.meterProvider ?? otelMetrics).getMeter('mpa-sync', VERSION);
   const base: Attributes = { ...options.attributes };
 
@@ -137,4 +138,17 @@ export function instrumentSync(sync: ActivitySync, options: InstrumentSyncOption
       meter.removeBatchObservableCallback(observe, observables);
     },
   };
+}
+
+const METER_METHODS = ['createCounter', 'createHistogram', 'createObservableCounter', 'createObservableGauge', 'addBatchObservableCallback', 'removeBatchObservableCallback'] as const;
+
+/** A meter, provider or attributes of the wrong shape fail here, naming the option, not deep inside OpenTelemetry. */
+function checkOptions(options: unknown): void {
+  if (typeof options !== 'object' || options === null) throw new MpaValidationError('instrumentSync options', [{ path: [], message: 'options must be an object' }]);
+  const { meter, meterProvider, attributes, ...rest } = options as Record<string, unknown>;
+  const issues: { path: string[]; message: string }[] = Object.keys(rest).map((key) => ({ path: [key], message: 'unknown key (a typo?)' }));
+  if (meter !== undefined && !METER_METHODS.every((m) => typeof (meter as Record<string, unknown> | null)?.[m] === 'function')) issues.push({ path: ['meter'], message: 'meter must be an OpenTelemetry Meter' });
+  if (meterProvider !== undefined && typeof (meterProvider as { getMeter?: unknown } | null)?.getMeter !== 'function') issues.push({ path: ['meterProvider'], message: 'meterProvider must be an OpenTelemetry MeterProvider' });
+  if (attributes !== undefined && (typeof attributes !== 'object' || attributes === null || Array.isArray(attributes))) issues.push({ path: ['attributes'], message: 'attributes must be an object' });
+  if (issues.length) throw new MpaValidationError('instrumentSync options', issues);
 }

@@ -15,7 +15,9 @@ import { createClock, install, type Clock } from '@sinonjs/fake-timers';
 import { MpaClient } from '../client.js';
 import { ActivitySync, type ActivitySyncOptions } from '../engine/activity-sync.js';
 import type { RequestEvent, ThrottledEvent } from '../engine/events.js';
-import { EmulatorCore, type EmulatorOptions, type FaultKind, type LoggedRequest, type StoredActivity } from '../emulator/core.js';
+import { EMULATOR_OPTION_KEYS, EmulatorCore, type EmulatorOptions, type FaultKind, type LoggedRequest, type StoredActivity } from '../emulator/core.js';
+import { knownKeysOnly } from '../emulator/option-checks.js';
+import { MpaValidationError } from '../errors.js';
 import { inProcessFetch } from '../emulator/server.js';
 import { seededRandom } from '../random.js';
 import { sleep } from '../sleep.js';
@@ -81,7 +83,12 @@ const CLIENT_TIMEOUT_MS = 10_000;
  * Creates an in-process emulator and an ActivitySync wired to it, on fake time: a private
  * clock by default, the global timers with `globalTimers: true`.
  */
+const KIT_OPTION_KEYS = ['emulator', 'sync', 'titleId', 'now', 'globalTimers', 'clock'] as const satisfies readonly (keyof TestKitOptions)[];
+
 export async function createTestKit(options: TestKitOptions = {}): Promise<TestKit> {
+  // A misspelt option would silently give the default (real rate limits, say, or a shared clock).
+  knownKeysOnly('test kit options', options, KIT_OPTION_KEYS);
+  if (options.emulator !== undefined) knownKeysOnly('test kit options', options.emulator, EMULATOR_OPTION_KEYS, ['emulator']);
   const start = options.now === undefined ? Date.parse('2026-01-01T00:00:00Z') : +options.now;
   const own = options.clock;
   const ownIsFull = own !== undefined && typeof (own as Clock).setTimeout === 'function';
@@ -138,7 +145,11 @@ export async function createTestKit(options: TestKitOptions = {}): Promise<TestK
     requests,
     throttles,
     now,
-    advance: async (ms) => void (await clock.tickAsync(ms)),
+    advance: async (ms) => {
+      // fake-timers would throw its own error (or read '1000' as a duration string).
+      if (typeof ms !== 'number' || !Number.isFinite(ms) || ms < 0) throw new MpaValidationError('advance', [{ path: ['ms'], message: `must be a non-negative number of milliseconds, got ${typeof ms === 'number' ? ms : typeof ms}` }]);
+      await clock.tickAsync(ms);
+    },
     settle: (maxMs = 3_600_000) => runUntil(sync.flush(), maxMs),
     activityOf: (xuid) => emulator.activity(xuid),
     requestsOf: (xuid) => emulator.log.filter((r) => r.xuid === xuid),

@@ -1,0 +1,90 @@
+/**
+ * A misspelt or malformed option is refused where it is given, with an MpaValidationError whose
+ * issue names it, instead of being dropped (its default used without a word) or failing later
+ * with a raw TypeError from deep inside.
+ */
+import { EventEmitter } from 'node:events';
+import { afterEach, describe, expect, it } from 'vitest';
+import { ActivitySync, bindMatchmaker, MpaClient, MpaUsageError, MpaValidationError, startEmulator } from '../src/index.js';
+import { instrumentSync } from '../src/otel/index.js';
+import { createTestKit, type TestKit } from '../src/testing/index.js';
+
+const client = new MpaClient({ titleId: 1234567890, baseUrl: 'http://127.0.0.1:9', authorization: () => 'XBL3.0 x=1;t' });
+
+async function refusal(run: () => unknown): Promise<MpaValidationError> {
+  let error: unknown;
+  try {
+    await run();
+  } catch (e) {
+    error = e;
+  }
+  expect(error).toBeInstanceOf(MpaValidationError);
+  expect((error as MpaValidationError).code).toBe('VALIDATION');
+  return error as MpaValidationError;
+}
+
+const paths = (error: MpaValidationError) => error.issues.map((issue) => issue.path.join('.'));
+
+let kit: TestKit | undefined;
+let sync: ActivitySync | undefined;
+afterEach(async () => {
+  await kit?.dispose();
+  kit = undefined;
+  await sync?.close({ timeoutMs: 0 });
+  sync = undefined;
+});
+
+describe('unknown keys are named, not dropped', () => {
+  it.each([
+    ['MpaClient', () => new MpaClient({ titleId: 1, authorization: () => 'x', timeout: 100 } as never), ['timeout']],
+    ['ActivitySync', () => new ActivitySync({ client, concurency: 3 } as never), ['concurency']],
+    ['ActivitySync backoff', () => new ActivitySync({ client, backoff: { base: 5 } } as never), ['backoff.base']],
+    ['startEmulator', () => startEmulator({ prot: 1 } as never), ['prot']],
+    ['createTestKit', () => createTestKit({ emulater: {} } as never), ['emulater']],
+    ['createTestKit emulator options', () => createTestKit({ emulator: { ratelimits: false } } as never), ['emulator.ratelimits']],
+  ])('%s', async (_name, run, named) => {
+    expect(paths(await refusal(run))).toEqual(named);
+  });
+
+  it('instrumentSync', async () => {
+    sync = new ActivitySync({ client });
+    expect(paths(await refusal(() => instrumentSync(sync!, { metre: {} } as never)))).toEqual(['metre']);
+  });
+
+  it('flush() and close() options', async () => {
+    sync = new ActivitySync({ client });
+    expect(paths(await refusal(() => sync!.flush({ timeout: 5 } as never)))).toEqual(['timeout']);
+    expect(paths(await refusal(() => sync!.close({ timeout: 5 } as never)))).toEqual(['timeout']);
+  });
+});
+
+describe('malformed arguments are refused before anything starts', () => {
+  it('startEmulator with a port out of range', async () => {
+    expect(paths(await refusal(() => startEmulator({ port: -1 })))).toEqual(['port']);
+  });
+
+  it('kit.advance with a negative or non-numeric duration', async () => {
+    kit = await createTestKit();
+    expect(paths(await refusal(() => kit!.advance(-1)))).toEqual(['ms']);
+    expect(paths(await refusal(() => kit!.advance('1000' as never)))).toEqual(['ms']);
+    await kit.advance(1000); // a good one still works
+  });
+
+  it('instrumentSync with a meter that is not a Meter', async () => {
+    kit = await createTestKit();
+    expect(paths(await refusal(() => instrumentSync(kit!.sync, { meter: 5 as never, attributes: 'x' as never })))).toEqual(['meter', 'attributes']);
+  });
+
+  it('bindMatchmaker with a mapper that is not a function and a misspelt event name', async () => {
+    sync = new ActivitySync({ client });
+    const source = new EventEmitter();
+    const error = await refusal(() => bindMatchmaker(sync!, source, { toGroup: 5, events: { playerJoind: 'x' } } as never));
+    expect(paths(error)).toEqual(['toGroup', 'events.playerJoind']);
+    expect(source.eventNames()).toEqual([]); // nothing was bound
+  });
+
+  it('bindMatchmaker with no event source is a usage error, not a TypeError', () => {
+    sync = new ActivitySync({ client });
+    expect(() => bindMatchmaker(sync!, null as never)).toThrow(MpaUsageError);
+  });
+});
