@@ -87,7 +87,9 @@ export class MpaValidationError extends MpaError {
   /** Every problem found, each with its path. */
   readonly issues: ValidationIssue[];
   constructor(what: string, issues: ValidationIssue[], cause?: unknown) {
-    const text = issues.map((i) => `${i.path.length ? i.path.join('.') : what}: ${i.message}`).join('; ');
+    // An issue about the value as a whole has no path: its message stands alone ("invalid
+    // MpaClient options: MpaClient options must be an object", not the name twice).
+    const text = issues.map((i) => (i.path.length ? `${i.path.join('.')}: ${i.message}` : i.message)).join('; ');
     super('VALIDATION', `invalid ${what}: ${text}`, false, { cause });
     this.issues = issues;
   }

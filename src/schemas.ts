@@ -27,7 +27,7 @@ const decimal = /^[0-9]+$/;
 
 /** A title id: an integer 1..2^32-1, as a number or a decimal string. */
 export const titleIdSchema = z
-  .union([z.number(), z.string().regex(decimal, { error: 'must be a decimal integer' }).transform(Number)])
+  .union([z.number(), z.string().regex(decimal, { error: 'must be a decimal integer' }).transform(Number)], { error: 'titleId must be a number (or a decimal string)' })
   .pipe(
     z
       .number()

@@ -78,11 +78,11 @@ export interface FlushResult {
   unsettled: { xuid: string; groupId: string; state: PlayerStateName }[];
 }
 
-const ms = (name: string) =>
+const ms = (name: string, min = 0) =>
   z
     .number({ error: `${name} must be a number of milliseconds` })
     .int({ error: `${name} must be an integer` })
-    .nonnegative({ error: `${name} must not be negative` })
+    .min(min, { error: min ? `${name} must be at least ${min}` : `${name} must not be negative` })
     .max(MAX_TIMER_MS, { error: `${name} must be at most ${MAX_TIMER_MS} (2^31-1; Node fires longer timers at once)` });
 const fn = (name: string, what: string) => z.custom<(...args: any[]) => any>((v) => typeof v === 'function', { error: `${name} must be ${what}` });
 const CLIENT_METHODS = ['setActivity', 'deleteActivity', 'getActivity', 'sendServerInvite', 'reportRecentPlayerGroups'] as const;
@@ -95,21 +95,21 @@ const optionsSchema = z.strictObject(
     // `false` is taken out before parsing (see the constructor), so errors name the field.
     budgets: z
       .strictObject({
-        burstWindowMs: ms('burstWindowMs').positive().optional(),
-        sustainWindowMs: ms('sustainWindowMs').positive().optional(),
+        burstWindowMs: ms('burstWindowMs', 1).optional(),
+        sustainWindowMs: ms('sustainWindowMs', 1).optional(),
         write: z.strictObject({ burst: z.number().int().positive().optional(), sustain: z.number().int().positive().optional() }).optional(),
       })
       .optional(),
     budgetMarginMs: ms('budgetMarginMs').default(1000),
     concurrency: z.number().int().positive().default(16),
     countRefreshIntervalMs: ms('countRefreshIntervalMs').default(15_000),
-    rateCap: z.strictObject({ cap: z.number().int().positive(), intervalMs: ms('intervalMs').positive() }).optional(),
+    rateCap: z.strictObject({ cap: z.number().int().positive(), intervalMs: ms('intervalMs', 1) }).optional(),
     backoff: z
-      .strictObject({ baseMs: ms('baseMs').positive().default(1000), capMs: ms('capMs').positive().default(60_000) })
+      .strictObject({ baseMs: ms('baseMs', 1).default(1000), capMs: ms('capMs', 1).default(60_000) })
       .default({ baseMs: 1000, capMs: 60_000 }),
     retryAfterJitterMs: ms('retryAfterJitterMs').default(250),
     maxAttempts: z.number().int().positive().default(5),
-    keepAliveMs: ms('keepAliveMs').positive().max(23 * 3600_000, { error: 'keepAliveMs must stay under the service’s 24 h expiry (at most 23 h)' }).default(3600_000),
+    keepAliveMs: ms('keepAliveMs', 1).max(23 * 3600_000, { error: 'keepAliveMs must stay under the service’s 24 h expiry (at most 23 h)' }).default(3600_000),
     sequence: fn('sequence', 'a function from Unix ms to a bigint sequence number').optional(),
     now: fn('now', 'a function returning Unix ms').optional(),
     random: fn('random', 'a function returning a number in [0, 1)').optional(),
