@@ -104,6 +104,9 @@ async function main(argv: string[]): Promise<number> {
   // command creates in the temporary directory is removed at exit, key and all.
   let s2sDir: string | undefined;
   let ownDir = false;
+  const removeOwnDir = () => {
+    if (ownDir) rmSync(s2sDir!, { recursive: true, force: true });
+  };
   if (values.s2s) {
     try {
       if (values['s2s-dir'] === undefined) {
@@ -140,13 +143,10 @@ async function main(argv: string[]): Promise<number> {
       s2s: values.s2s ? { sandboxId: sandbox } : undefined,
     });
   } catch (error) {
-    if (ownDir) rmSync(s2sDir!, { recursive: true, force: true });
+    removeOwnDir();
     if (error instanceof MpaValidationError) return fail(error.message);
     throw error;
   }
-  const removeOwnDir = () => {
-    if (ownDir) rmSync(s2sDir!, { recursive: true, force: true });
-  };
   if (emulator.s2s && s2sDir !== undefined) {
     // The test certificate goes to files, never to the console.
     try {

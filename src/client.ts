@@ -477,12 +477,12 @@ function describe(cause: unknown): string {
 
 const NO_OPTIONS: CallOptions = Object.freeze({});
 
-/** Checks per-call options; the common shapes skip zod, since this runs on every call. */
 function onlyKnownCallOptions(raw: object): boolean {
   for (const key in raw) if (key !== 'signal' && key !== 'timeoutMs') return false;
   return true;
 }
 
+/** Checks per-call options; the common shapes skip zod, since this runs on every call. */
 function callOptions(raw: CallOptions | undefined): CallOptions {
   if (raw === undefined) return NO_OPTIONS;
   if (typeof raw === 'object' && raw !== null && raw.timeoutMs === undefined && (raw.signal === undefined || raw.signal instanceof AbortSignal) && onlyKnownCallOptions(raw)) return raw;

@@ -4,6 +4,7 @@
  */
 import { MpaError, MpaUsageError, MpaValidationError, type ValidationIssue } from './errors.js';
 import type { ActivitySync } from './engine/activity-sync.js';
+import { unknownKeyIssues } from './schemas.js';
 import type { GroupOptions, GroupUpdate } from './engine/group.js';
 
 /** Anything with `on`/`off` (or `addListener`/`removeListener`): Node's EventEmitter, eventemitter3, a socket. */
@@ -129,7 +130,7 @@ function checkOptions(options: unknown): void {
   if (typeof options !== 'object' || options === null) throw new MpaValidationError('bindMatchmaker options', [{ path: [], message: 'options must be an object' }]);
   const issues: ValidationIssue[] = [];
   const given = options as Record<string, unknown>;
-  for (const key of Object.keys(given)) if (!(OPTION_KEYS as readonly string[]).includes(key)) issues.push({ path: [key], message: 'unknown key (a typo?)' });
+  issues.push(...unknownKeyIssues(given, OPTION_KEYS));
   for (const key of ['toGroup', 'toPlayer', 'toUpdate', 'toMatchId']) {
     if (given[key] !== undefined && typeof given[key] !== 'function') issues.push({ path: [key], message: `${key} must be a function` });
   }

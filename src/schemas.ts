@@ -230,10 +230,23 @@ export function parseInput<S extends z.ZodType>(schema: S, value: unknown, what:
   const issues = result.error.issues.flatMap((issue) => {
     const path = [...basePath, ...issue.path.map((p) => (typeof p === 'symbol' ? String(p) : p))];
     // An unknown key (a typo, most often) is named by its own path, one issue each.
-    if (issue.code === 'unrecognized_keys') return issue.keys.map((key) => ({ path: [...path, key], message: 'unknown key (a typo?)' }));
+    if (issue.code === 'unrecognized_keys') return issue.keys.map((key) => ({ path: [...path, key], message: UNKNOWN_KEY }));
     return [{ path, message: issue.message }];
   });
   throw new MpaValidationError(what, issues, result.error);
+}
+
+const UNKNOWN_KEY = 'unknown key (a typo?)';
+
+/**
+ * One issue per key of `value` not in `known`, for options checked without zod (objects of
+ * functions, interfaces): the same message as {@link parseInput} gives a strict schema's.
+ * @internal
+ */
+export function unknownKeyIssues(value: object, known: readonly string[], basePath: (string | number)[] = []): { path: (string | number)[]; message: string }[] {
+  return Object.keys(value)
+    .filter((key) => !known.includes(key))
+    .map((key) => ({ path: [...basePath, key], message: UNKNOWN_KEY }));
 }
 
 /**

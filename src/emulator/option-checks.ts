@@ -3,6 +3,7 @@
  * {@link MpaValidationError} naming the option, never turned into "no limit" or "time out now".
  */
 import { MpaValidationError } from '../errors.js';
+import { unknownKeyIssues } from '../schemas.js';
 
 /** Node fires a timer longer than this at once, so no millisecond option may exceed it. */
 export const MAX_TIMER_MS = 2 ** 31 - 1;
@@ -22,6 +23,6 @@ export function integerOption(name: string, value: number | undefined, fallback:
  */
 export function knownKeysOnly(what: string, options: object, known: readonly string[], basePath: string[] = []): void {
   if (typeof options !== 'object' || options === null) throw new MpaValidationError(what, [{ path: basePath, message: 'must be an object' }]);
-  const unknown = Object.keys(options).filter((key) => !known.includes(key));
-  if (unknown.length) throw new MpaValidationError(what, unknown.map((key) => ({ path: [...basePath, key], message: 'unknown key (a typo?)' })));
+  const issues = unknownKeyIssues(options, known, basePath);
+  if (issues.length) throw new MpaValidationError(what, issues);
 }

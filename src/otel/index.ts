@@ -12,6 +12,7 @@ import { metrics as otelMetrics, type Attributes, type Meter, type BatchObservab
 import type { ActivitySync } from '../engine/activity-sync.js';
 import type { RequestEvent, RetryEvent, SyncedEvent, ThrottledEvent } from '../engine/events.js';
 import { MpaValidationError } from '../errors.js';
+import { unknownKeyIssues } from '../schemas.js';
 import { VERSION } from '../version.js';
 
 /** Options of {@link instrumentSync}. */
@@ -145,8 +146,8 @@ const METER_METHODS = ['createCounter', 'createHistogram', 'createObservableCoun
 /** A meter, provider or attributes of the wrong shape fail here, naming the option, not deep inside OpenTelemetry. */
 function checkOptions(options: unknown): void {
   if (typeof options !== 'object' || options === null) throw new MpaValidationError('instrumentSync options', [{ path: [], message: 'options must be an object' }]);
-  const { meter, meterProvider, attributes, ...rest } = options as Record<string, unknown>;
-  const issues: { path: string[]; message: string }[] = Object.keys(rest).map((key) => ({ path: [key], message: 'unknown key (a typo?)' }));
+  const { meter, meterProvider, attributes } = options as Record<string, unknown>;
+  const issues = unknownKeyIssues(options, ['meter', 'meterProvider', 'attributes'] satisfies (keyof InstrumentSyncOptions)[]);
   if (meter !== undefined && !METER_METHODS.every((m) => typeof (meter as Record<string, unknown> | null)?.[m] === 'function')) issues.push({ path: ['meter'], message: 'meter must be an OpenTelemetry Meter' });
   if (meterProvider !== undefined && typeof (meterProvider as { getMeter?: unknown } | null)?.getMeter !== 'function') issues.push({ path: ['meterProvider'], message: 'meterProvider must be an OpenTelemetry MeterProvider' });
   if (attributes !== undefined && (typeof attributes !== 'object' || attributes === null || Array.isArray(attributes))) issues.push({ path: ['attributes'], message: 'attributes must be an object' });
