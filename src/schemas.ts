@@ -250,6 +250,17 @@ export function unknownKeyIssues(value: object, known: readonly string[], basePa
 }
 
 /**
+ * Refuses an options object with a key not in `known`, naming each: a misspelt option
+ * (`prot: 1`) would otherwise be dropped and its default used without a word.
+ * @internal
+ */
+export function knownKeysOnly(what: string, options: object, known: readonly string[], basePath: string[] = []): void {
+  if (typeof options !== 'object' || options === null) throw new MpaValidationError(what, [{ path: basePath, message: 'must be an object' }]);
+  const issues = unknownKeyIssues(options, known, basePath);
+  if (issues.length) throw new MpaValidationError(what, issues);
+}
+
+/**
  * The `error` of a strict object schema: `message` when the value is not an object at all;
  * zod's own issue for anything else (an unknown key is then named by {@link parseInput}).
  * @internal

@@ -3,7 +3,6 @@
  * {@link MpaValidationError} naming the option, never turned into "no limit" or "time out now".
  */
 import { MpaValidationError } from '../errors.js';
-import { unknownKeyIssues } from '../schemas.js';
 
 /** Node fires a timer longer than this at once, so no millisecond option may exceed it. */
 export const MAX_TIMER_MS = 2 ** 31 - 1;
@@ -15,14 +14,4 @@ export function integerOption(name: string, value: number | undefined, fallback:
     throw new MpaValidationError('emulator options', [{ path: [name], message: `must be an integer from ${min} to ${max}, got ${String(value)}` }]);
   }
   return value;
-}
-
-/**
- * Refuses an options object with a key not in `known`, naming each: a misspelt option
- * (`prot: 1`) would otherwise be dropped and its default used without a word.
- */
-export function knownKeysOnly(what: string, options: object, known: readonly string[], basePath: string[] = []): void {
-  if (typeof options !== 'object' || options === null) throw new MpaValidationError(what, [{ path: basePath, message: 'must be an object' }]);
-  const issues = unknownKeyIssues(options, known, basePath);
-  if (issues.length) throw new MpaValidationError(what, issues);
 }

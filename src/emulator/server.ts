@@ -10,7 +10,8 @@ import { inspectionListener, inspectionServed } from './inspection-http.js';
 import { startS2sService, type S2sCredentials, type S2sOptions } from './s2s.js';
 import { raceSignal } from '../race-signal.js';
 import { readBodyThen, TOO_LARGE, type BodyRead } from './body-reader.js';
-import { integerOption, knownKeysOnly, MAX_TIMER_MS } from './option-checks.js';
+import { integerOption, MAX_TIMER_MS } from './option-checks.js';
+import { knownKeysOnly } from '../schemas.js';
 
 /** Options of {@link startEmulator}. */
 export interface StartEmulatorOptions extends EmulatorOptions {

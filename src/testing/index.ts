@@ -16,7 +16,7 @@ import { MpaClient } from '../client.js';
 import { ActivitySync, type ActivitySyncOptions } from '../engine/activity-sync.js';
 import type { RequestEvent, ThrottledEvent } from '../engine/events.js';
 import { EMULATOR_OPTION_KEYS, EmulatorCore, type EmulatorOptions, type FaultKind, type LoggedRequest, type StoredActivity } from '../emulator/core.js';
-import { knownKeysOnly } from '../emulator/option-checks.js';
+import { knownKeysOnly } from '../schemas.js';
 import { MpaValidationError } from '../errors.js';
 import { inProcessFetch } from '../emulator/server.js';
 import { seededRandom } from '../random.js';
