@@ -5,10 +5,12 @@
  * 200,000 requests against the CLI, its heap read before and after from `/_emulator/health`.
  */
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
+import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import type { FixedLoad, SoakLoad } from './load-client.js';
+import type { FixedLoad, FixedRequest, SoakLoad } from './load-client.js';
 
 const run = promisify(execFile);
 const CLI = fileURLToPath(new URL('../dist/cli.js', import.meta.url));
@@ -74,8 +76,21 @@ interface Server {
   process: ChildProcess;
 }
 
+/**
+ * Where each party runs. On Linux with two CPUs or more, the servers are pinned to CPU 0 and
+ * the load client to CPU 1 (taskset), as load tests are run: a server sharing its CPU with the
+ * client that loads it (the scheduler does this now and then when left free) measures the
+ * client as much as the server. Elsewhere nobody is pinned.
+ */
+const PINNED = process.platform === 'linux' && availableParallelism() >= 2 && existsSync('/usr/bin/taskset');
+const onCpu = (cpu: number, args: string[]): [string, string[]] => (PINNED ? ['/usr/bin/taskset', ['-c', String(cpu), process.execPath, ...args]] : [process.execPath, args]);
+
+/** Whether {@link runEmulatorLoad} pins the servers and the load client to CPUs of their own. */
+export const LOAD_PINNED = PINNED;
+
 async function startServer(args: string[], env?: Record<string, string>): Promise<Server> {
-  const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, ...env } });
+  const [command, argv] = onCpu(0, args);
+  const child = spawn(command, argv, { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, ...env } });
   const url = await new Promise<string>((resolve, reject) => {
     child.stdout!.on('data', (chunk: Buffer) => {
       const found = /listening on (http:\/\/\S+)/.exec(chunk.toString());
@@ -93,8 +108,29 @@ async function stopServer(server: Server): Promise<void> {
 }
 
 async function client<T>(...args: string[]): Promise<T> {
-  const { stdout } = await run(process.execPath, ['--import', 'tsx', LOAD_CLIENT, ...args], { maxBuffer: 1 << 24 });
+  const [command, argv] = onCpu(1, ['--import', 'tsx', LOAD_CLIENT, ...args]);
+  const { stdout } = await run(command, argv, { maxBuffer: 1 << 24 });
   return JSON.parse(stdout.trim().split('\n').pop()!) as T;
+}
+
+/** One load client kept running for a series of fixed-load measurements (`serve` mode). */
+function loadClient(): { measure: (asked: FixedRequest) => Promise<FixedLoad>; close: () => Promise<void> } {
+  const [command, argv] = onCpu(1, ['--import', 'tsx', LOAD_CLIENT, 'serve']);
+  const child = spawn(command, argv, { stdio: ['pipe', 'pipe', 'inherit'] });
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  const lines = createInterface({ input: child.stdout! })[Symbol.asyncIterator]();
+  return {
+    measure: async (asked) => {
+      child.stdin!.write(`${JSON.stringify(asked)}\n`);
+      const next = await lines.next();
+      if (next.done) throw new Error('the load client exited');
+      return JSON.parse(next.value) as FixedLoad;
+    },
+    close: async () => {
+      child.stdin!.end();
+      await exited;
+    },
+  };
 }
 
 /**
@@ -113,9 +149,11 @@ function cpuMicros(pid: number | undefined): number | null {
 const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
 
 /** Section 3's default: this many back-to-back pairs per emulator target... */
-export const LOAD_RUNS = 5;
-/** ...of this many seconds per measurement (6 targets: 90 s in all). */
-export const LOAD_SECONDS = 3;
+export const LOAD_RUNS = 11;
+/** ...of this many seconds per measurement (3 pairs of targets: 132 s in all)... */
+export const LOAD_SECONDS = 2;
+/** ...after a warm-up of this many seconds per target, not counted (JIT, sockets, caches). */
+export const LOAD_WARM_UP_SECONDS = 1;
 
 /**
  * Throughput: each emulator target and its ceiling measured back to back `runs` times for
@@ -126,6 +164,7 @@ export async function runEmulatorLoad(runs = LOAD_RUNS, durationS = LOAD_SECONDS
   // PUT can be repeated: it is still parsed and validated in full, then answered 204.
   const emulator = await startServer([CLI, 'emulator', '--port', '0', '--no-rate-limits', '--stale-sequence', 'ignore']);
   let bare: Server | undefined;
+  const load = loadClient();
   try {
     const held = `${emulator.url}/titles/1234567890/users/${XUID_HELD}/activities`;
     await fetch(held, { method: 'PUT', headers: { authorization: 'XBL3.0 x=1;bench' }, body: ACTIVITY });
@@ -150,11 +189,14 @@ export async function runEmulatorLoad(runs = LOAD_RUNS, durationS = LOAD_SECONDS
     const measure = async (name: string, url: string, method: string, body: string | undefined) => {
       const pid = (name.startsWith('bare') ? bare : emulator)!.process.pid;
       const cpuBefore = cpuMicros(pid);
-      const load = await client<FixedLoad>('fixed', url, method, String(durationS), ...(body ? [body] : []));
+      const measured = await load.measure({ url, method, seconds: durationS, body });
       const cpuAfter = cpuMicros(pid);
-      samples.get(name)!.push({ ...load, cpuPerRequest: cpuBefore === null || cpuAfter === null ? null : (cpuAfter - cpuBefore) / load.requests });
-      return load.requestsPerSecond;
+      samples.get(name)!.push({ ...measured, cpuPerRequest: cpuBefore === null || cpuAfter === null ? null : (cpuAfter - cpuBefore) / measured.requests });
+      return measured.requestsPerSecond;
     };
+    // Every target warms up first, the ceilings too: a first measurement would otherwise
+    // count V8 compiling the handlers, which no long-running server pays.
+    for (const [, [url, method, body]] of targets) await load.measure({ url: url!, method: method!, seconds: LOAD_WARM_UP_SECONDS, body });
     // Each emulator target is measured right beside its ceiling, in pairs, the order swapped
     // every run, and judged by the median of the pairs' ratios: this shared machine's speed
     // drifts by a third over minutes, and two figures taken seconds apart see the same speed.
@@ -189,6 +231,7 @@ export async function runEmulatorLoad(runs = LOAD_RUNS, durationS = LOAD_SECONDS
       };
     });
   } finally {
+    await load.close();
     await stopServer(emulator);
     if (bare) await stopServer(bare);
   }

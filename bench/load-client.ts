@@ -1,15 +1,19 @@
 /**
  * The load generator, in a process of its own so that it never shares a CPU or an event loop
- * with the server it measures. Prints one JSON line:
- * - `fixed <url> <method> <seconds> [body]`: autocannon, 32 connections, one request repeated;
+ * with the server it measures. Two modes, each answering in JSON lines:
+ * - `serve`: autocannon, 32 connections, one request repeated for a while, once per line of
+ *   stdin (`{ url, method, seconds, body? }` as JSON), one JSON line out per line in, until
+ *   stdin ends: one process (and one warm autocannon) for a whole series of measurements, so
+ *   that the two measurements of a pair are milliseconds apart;
  * - `soak <baseUrl> <amount> <users> <first>`: autocannon sends `amount` requests cycling over
- *   `users` players (PUT, GET, query, invite, DELETE), 32 connections; request numbers (and so
- *   sequence numbers) start at `first`, so that a second soak continues the first.
+ *   `users` players (PUT, GET, query, invite, DELETE), 32 connections, and prints one line;
+ *   request numbers (and so sequence numbers) start at `first`, so that a second soak
+ *   continues the first.
  */
 import autocannon from 'autocannon';
 
 const HEADERS = { authorization: 'XBL3.0 x=1;bench', 'content-type': 'application/json' };
-const [mode, url, a, b, c, d] = process.argv.slice(2);
+const [mode, url, a, b, , d] = process.argv.slice(2);
 
 export interface FixedLoad {
   requests: number;
@@ -82,6 +86,22 @@ async function soak(base: string, amount: number, users: number, first: number):
   return { requests, seconds, requestsPerSecond: requests / seconds, byStatus, errors: result.errors };
 }
 
-const out = mode === 'soak' ? await soak(url!, Number(a), Number(b), Number(d ?? 0)) : await fixed(url!, a!, Number(b), c);
-process.stdout.write(`${JSON.stringify(out)}\n`);
+/** A measurement asked for on stdin in `serve` mode. */
+export interface FixedRequest {
+  url: string;
+  method: string;
+  seconds: number;
+  body?: string | undefined;
+}
+
+async function serve(): Promise<void> {
+  const { createInterface } = await import('node:readline');
+  for await (const line of createInterface({ input: process.stdin })) {
+    const asked = JSON.parse(line) as FixedRequest;
+    process.stdout.write(`${JSON.stringify(await fixed(asked.url, asked.method, asked.seconds, asked.body))}\n`);
+  }
+}
+
+if (mode === 'serve') await serve();
+else process.stdout.write(`${JSON.stringify(await soak(url!, Number(a), Number(b), Number(d ?? 0)))}\n`);
 process.exit(0);

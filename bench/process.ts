@@ -48,25 +48,41 @@ export interface EngineCost {
 }
 
 /**
- * `players` join matches of 8 (one join per matchmaker event, each changing every member's
- * count), count pacing off so every change may become a request, until `flush()`. CPU per
- * request that reached the transport; heap per resting player after a full GC, then the bare
- * actor and Map floors for as many players.
+ * Players warmed up on before each CPU figure (engine and floor alike), in an instance of their
+ * own, untimed: V8 compiles the code the measured run then uses. Without it the 10,000-player
+ * figures mostly measured compilation, which a server running for months pays once, and more of
+ * it for the engine, which has far more code than the floor's three-state machine.
  */
-export async function engineCost(players: number): Promise<EngineCost> {
+export const WARM_UP_PLAYERS = 10_000;
+
+/** `players` join matches of 8 in a new engine, until `flush()`: the engine and its transport. */
+async function joinInMatches(players: number): Promise<{ sync: ActivitySync; requests: () => number }> {
   const transport = instantTransport();
   const sync = new ActivitySync({ client: clientOn(transport.fetch), concurrency: 64, countRefreshIntervalMs: 0 });
-  const before = heap();
-  const cpu0 = process.cpuUsage();
   for (let m = 0; m < players / 8; m++) {
     const match = sync.group({ groupId: `m${m}`, connectionString: `10.0.${m % 256}.${m >> 8}:7777`, maxPlayers: 8 });
     for (let p = 0; p < 8; p++) match.join(xuid(m * 8 + p));
     if (m % 64 === 0) await yieldToIo();
   }
   await sync.flush();
+  return { sync, requests: transport.requests };
+}
+
+/**
+ * `players` join matches of 8 (one join per matchmaker event, each changing every member's
+ * count), count pacing off so every change may become a request, until `flush()`, after a
+ * warm-up of {@link WARM_UP_PLAYERS}. CPU per request that reached the transport; heap per
+ * resting player after a full GC, then the bare actor and Map floors for as many players.
+ */
+export async function engineCost(players: number): Promise<EngineCost> {
+  const warmUp = await joinInMatches(WARM_UP_PLAYERS);
+  await warmUp.sync.close();
+  const before = heap();
+  const cpu0 = process.cpuUsage();
+  const { requests: requestsOf } = await joinInMatches(players);
   const cpu = cpuMicros(cpu0);
   const heapBytesPerPlayer = (heap() - before) / players;
-  const requests = transport.requests();
+  const requests = requestsOf();
   return {
     players,
     requests,
@@ -124,20 +140,29 @@ export async function xstateCycle(players: number, variant: 'entry' | 'child'): 
       active: { entry: 'count', on: { SEND: 'sending' } },
     },
   });
-  const actors = Array.from({ length: players }, () => (variant === 'entry' ? createActor(byEntry).start() : createActor(byChild).start()));
-  const cpu0 = process.cpuUsage();
-  for (let round = 1; round <= 2; round++) {
-    target = round * players;
-    const all = new Promise<void>((resolve) => (wake = resolve));
-    // Like the engine run: yield to I/O now and then while sending.
-    for (let i = 0; i < players; i++) {
-      actors[i]!.send({ type: 'SEND' });
-      if (i % 512 === 0) await yieldToIo();
+  const machine = variant === 'entry' ? byEntry : byChild;
+  // Two cycles per actor (idle -> sending -> active, then active -> sending -> active); the
+  // actors are created before and stopped after, untimed.
+  const cycleTwice = async (count: number): Promise<number> => {
+    const actors = Array.from({ length: count }, () => createActor(machine).start());
+    done = 0;
+    const cpu0 = process.cpuUsage();
+    for (let round = 1; round <= 2; round++) {
+      target = round * count;
+      const all = new Promise<void>((resolve) => (wake = resolve));
+      // Like the engine run: yield to I/O now and then while sending.
+      for (let i = 0; i < count; i++) {
+        actors[i]!.send({ type: 'SEND' });
+        if (i % 512 === 0) await yieldToIo();
+      }
+      await all;
     }
-    await all;
-  }
-  const cpu = cpuMicros(cpu0);
-  for (const a of actors) a.stop();
+    const cpu = cpuMicros(cpu0);
+    for (const a of actors) a.stop();
+    return cpu;
+  };
+  await cycleTwice(WARM_UP_PLAYERS); // the same warm-up as the engine's
+  const cpu = await cycleTwice(players);
   return { players, variant, cycles: 2 * players, cpuMicrosPerCycle: cpu / (2 * players) };
 }
 

@@ -6,8 +6,8 @@ import { execFile } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { promisify } from 'node:util';
-import { LOAD_RUNS, LOAD_SECONDS, runEmulatorLoad, runEmulatorSoak } from './emulator-load.js';
-import type { ChurnHeap, CycleCost, EngineCost, WaitCost } from './process.js';
+import { LOAD_PINNED, LOAD_RUNS, LOAD_SECONDS, LOAD_WARM_UP_SECONDS, runEmulatorLoad, runEmulatorSoak } from './emulator-load.js';
+import { WARM_UP_PLAYERS, type ChurnHeap, type CycleCost, type EngineCost, type WaitCost } from './process.js';
 import { churn, fillAndChurn, handoff, lobbyBurst } from './scenarios.js';
 import { CONVERGE_LIMIT_MS, COUNT_REFRESH_MS, type WireResult } from './wire.js';
 
@@ -223,7 +223,9 @@ it. Each figure is the median of ${PROCESS_RUNS} child processes unless said oth
   the first join, divided by the requests sent. The floor: as many actors of a minimal XState
   machine, each doing two idle -> sending -> active cycles, each cycle one call of the same
   transport (entering \`sending\` starts the call, its answer comes back as an event); only the
-  cycles are timed. Beside it, for reference (one run), the same machine with the call in a
+  cycles are timed. Both are measured after an untimed warm-up of the same work for
+  ${int(WARM_UP_PLAYERS)} players, in an instance of its own, so that V8 has compiled the code: a server
+  running for months pays that once. Beside it, for reference (one run), the same machine with the call in a
   \`fromPromise\` child actor, as XState's docs would write it: the child alone costs about as
   much as the rest of the cycle.
 - **Heap per player**: retained heap after the players above rest and a full GC, beside a bare
@@ -255,9 +257,10 @@ ${table(
 
 Three processes: the emulator (the built CLI, \`dist/cli.js emulator --no-rate-limits
 --stale-sequence ignore\`), a bare node:http server (the ceilings), and autocannon (32
-connections, ${LOAD_SECONDS} s a measurement) in a third. Each emulator row is measured right beside
+connections, ${LOAD_SECONDS} s a measurement) in a third, kept running for the whole series. ${LOAD_PINNED ? 'The two servers run on CPU 0 and autocannon on CPU 1 (taskset), as load tests are run.' : 'Nothing is pinned to a CPU (no taskset here).'} Every target
+first gets ${LOAD_WARM_UP_SECONDS} s of load, not counted (V8 compiling the handlers). Each emulator row is then measured right beside
 its own ceiling, ${LOAD_RUNS} pairs, the order swapped every pair; its share is the median of
-the pairs' ratios (their range in brackets), every other figure a median. Pairs, because this
+the pairs' ratios (their range in round brackets), every other figure a median. Pairs, because this
 shared machine's speed drifts by a third over minutes: figures taken seconds apart see the same
 speed, figures taken a minute apart may not. Each row is compared with its own ceiling, the same HTTP work without the emulator's
 logic: the 204 GET with a bare 204; the JSON GET with a bare server answering 200 with the very
