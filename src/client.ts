@@ -21,8 +21,10 @@ import {
   activitySchema,
   deleteInputSchema,
   errorResponseSchema,
+  functionSchema,
   inviteInputSchema,
   LIMITS,
+  msSchema,
   parseInput,
   queryInputSchema,
   queryResponseSchema,
@@ -116,35 +118,25 @@ export interface UserActivities {
   activities: Activity[] | null;
 }
 
-// Node fires a timer longer than 2^31-1 ms at once, so longer durations are refused, not
-// silently turned into "time out now".
-const MAX_TIMER_MS = 2 ** 31 - 1;
-const durationMs = (name: string, min: number) =>
-  z
-    .number({ error: `${name} must be a number of milliseconds` })
-    .int({ error: `${name} must be an integer number of milliseconds` })
-    .min(min, { error: `${name} must be at least ${min}` })
-    .max(MAX_TIMER_MS, { error: `${name} must be at most ${MAX_TIMER_MS} (2^31-1; longer timers fire at once)` });
 // CR, LF and other control characters would split or corrupt a header; the message never
 // echoes the value (it may be a token).
 const CONTROL = /[\u0000-\u001f\u007f]/;
 const headerText = (name: string) => z.string({ error: `${name} must be a string` }).refine((v) => !CONTROL.test(v), { error: `${name} must not contain CR, LF or other control characters` });
-const isFunction = (name: string) => z.custom<(...args: never[]) => unknown>((v) => typeof v === 'function', { error: `${name} must be a function` });
 
 const clientOptionsSchema = z.strictObject(
   {
     titleId: titleIdSchema,
-    authorization: isFunction('authorization'),
+    authorization: functionSchema('authorization'),
     baseUrl: z
       .string({ error: 'baseUrl must be a string' })
       .url({ error: 'baseUrl must be an absolute URL' })
       .refine((v) => !/[?#]/.test(v), { error: 'baseUrl must not have a query or fragment' })
       .refine((v) => !/^[a-z][a-z0-9+.-]*:\/\/[^/]*@/i.test(v), { error: 'baseUrl must not carry credentials (user:password@)' })
       .optional(),
-    timeoutMs: durationMs('timeoutMs', 1).optional(),
-    retryAfterCapMs: durationMs('retryAfterCapMs', 0).optional(),
-    fetch: isFunction('fetch').optional(),
-    now: isFunction('now').optional(),
+    timeoutMs: msSchema('timeoutMs', 1).optional(),
+    retryAfterCapMs: msSchema('retryAfterCapMs', 0).optional(),
+    fetch: functionSchema('fetch').optional(),
+    now: functionSchema('now').optional(),
     allowInsecureHttp: z.boolean({ error: 'allowInsecureHttp must be a boolean' }).optional(),
     userAgent: headerText('userAgent').optional(),
     locale: headerText('locale').min(1, { error: 'locale must not be empty' }).optional(),
@@ -156,7 +148,7 @@ const clientOptionsSchema = z.strictObject(
 const callOptionsSchema = z.strictObject(
   {
     signal: z.instanceof(AbortSignal, { error: 'signal must be an AbortSignal' }).optional(),
-    timeoutMs: durationMs('timeoutMs', 1).optional(),
+    timeoutMs: msSchema('timeoutMs', 1).optional(),
   },
   { error: unlessUnknownKey('call options must be an object (or omitted)') },
 );

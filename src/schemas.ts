@@ -220,6 +220,26 @@ export const throttledEntitySchema = z
   .transform(({ type, ...rest }) => ({ ...rest, limitType: rest.limitType ?? type }));
 export type ThrottledEntity = z.infer<typeof throttledEntitySchema>;
 
+/** Node fires a timer longer than this (2^31 - 1 ms) at once. @internal */
+export const MAX_TIMER_MS = 2 ** 31 - 1;
+
+/**
+ * A millisecond option: an integer from `min` to {@link MAX_TIMER_MS}, refused otherwise with a
+ * message naming it, never silently turned into "time out now".
+ * @internal
+ */
+export const msSchema = (name: string, min = 0) =>
+  z
+    .number({ error: `${name} must be a number of milliseconds` })
+    .int({ error: `${name} must be an integer number of milliseconds` })
+    .min(min, { error: min ? `${name} must be at least ${min}` : `${name} must not be negative` })
+    .max(MAX_TIMER_MS, { error: `${name} must be at most ${MAX_TIMER_MS} (2^31-1; Node fires longer timers at once)` });
+
+/** An option that must be a function; `what` says which (default: "a function"). @internal */
+export const functionSchema = (name: string, what = 'a function') =>
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- any function; its own option type says which
+  z.custom<(...args: any[]) => any>((v) => typeof v === 'function', { error: `${name} must be ${what}` });
+
 /**
  * Parses `value` with `schema`, or throws {@link MpaValidationError} naming each bad field.
  * @internal

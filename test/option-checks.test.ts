@@ -5,7 +5,7 @@
  */
 import { EventEmitter } from 'node:events';
 import { afterEach, describe, expect, it } from 'vitest';
-import { ActivitySync, bindMatchmaker, MpaClient, MpaUsageError, MpaValidationError, startEmulator } from '../src/index.js';
+import { ActivitySync, bindMatchmaker, EmulatorCore, MpaClient, MpaUsageError, MpaValidationError, startEmulator } from '../src/index.js';
 import { instrumentSync } from '../src/otel/index.js';
 import { createTestKit, type TestKit } from '../src/testing/index.js';
 
@@ -40,6 +40,8 @@ describe('unknown keys are named, not dropped', () => {
     ['ActivitySync', () => new ActivitySync({ client, concurency: 3 } as never), ['concurency']],
     ['ActivitySync backoff', () => new ActivitySync({ client, backoff: { base: 5 } } as never), ['backoff.base']],
     ['startEmulator', () => startEmulator({ prot: 1 } as never), ['prot']],
+    ['EmulatorCore', () => new EmulatorCore({ ratelimits: false } as never), ['ratelimits']],
+    ['EmulatorCore faults', () => new EmulatorCore({ faults: { rate: { '500': 0.1 } } } as never), ['faults.rate']],
     ['createTestKit', () => createTestKit({ emulater: {} } as never), ['emulater']],
     ['createTestKit emulator options', () => createTestKit({ emulator: { ratelimits: false } } as never), ['emulator.ratelimits']],
   ])('%s', async (_name, run, named) => {
@@ -61,6 +63,35 @@ describe('unknown keys are named, not dropped', () => {
 describe('malformed arguments are refused before anything starts', () => {
   it('startEmulator with a port out of range', async () => {
     expect(paths(await refusal(() => startEmulator({ port: -1 })))).toEqual(['port']);
+  });
+
+  it.each([
+    ['a negative latency', { latencyMs: -1 }, 'latencyMs', /must not be negative/],
+    ['a latency past 2^31-1 ms (Node would fire it at once)', { latencyMs: 2 ** 31 }, 'latencyMs', /at most 2147483647/],
+    ['an expiry given as a string', { expiryMs: '86400000' }, 'expiryMs', /number of milliseconds/],
+    ['an expiry of 0', { expiryMs: 0 }, 'expiryMs', /at least 1/],
+    ['a stale-sequence policy that does not exist', { staleSequence: 'drop' }, 'staleSequence', /'reject' or 'ignore'/],
+    ['a clock that is a number', { now: 5 }, 'now', /must be a function/],
+    ['tokens as one string (it would become a set of its letters)', { tokens: 'XBL3.0 x=1;t' }, 'tokens', /array/],
+    ['a title id of 0', { titleIds: [0] }, 'titleIds.0', /1/],
+    ['rate limits of true', { rateLimits: true }, 'rateLimits', /false or overrides/],
+    ['a write burst of 0', { rateLimits: { write: { burst: 0 } } }, 'rateLimits.write.burst', /0/],
+    ['a fault kind that does not exist', { faults: { rates: { '418': 0.1 } } }, 'faults.rates.418', /unknown key/],
+    ['fault rates adding up to more than 1', { faults: { rates: { '500': 0.7, '503': 0.5 } } }, 'faults.rates', /more than 1/],
+    ['a fault method in lower case (no request would match it)', { faults: { methods: ['put'] } }, 'faults.methods.0', /capitals/],
+    ['a log size below 0', { logSize: -1 }, 'logSize', /0/],
+  ])('EmulatorCore and startEmulator refuse %s, naming the option', async (_name, options, path, message) => {
+    const direct = await refusal(() => new EmulatorCore(options as never));
+    expect(paths(direct)).toEqual([path]);
+    expect(direct.issues[0]!.message).toMatch(message);
+    // startEmulator refuses it before listening (nothing to close).
+    expect(paths(await refusal(() => startEmulator(options as never)))).toEqual([path]);
+  });
+
+  it('EmulatorCore takes every option at once when each is well-formed', async () => {
+    const core = new EmulatorCore({ tokens: ['XBL3.0 x=1;t'], titleIds: [1], staleSequence: 'ignore', rateLimits: { write: { burst: 2 } }, expiryMs: 7 * 86_400_000, faults: { seed: 3, rates: { '500': 0.5, '503': 0.5 }, retryAfterSeconds: 2, methods: ['PUT'] }, latencyMs: 0, now: () => 1_700_000_000_000, logSize: 5 });
+    const answer = await core.handle({ method: 'GET', path: '/titles/1/users/2533274800000001/activities', headers: { authorization: 'XBL3.0 x=1;t' }, body: '' });
+    expect(answer).toMatchObject({ kind: 'answer', status: 204 }); // GET is not subject to the PUT-only faults
   });
 
   it('kit.advance with a negative or non-numeric duration', async () => {

@@ -4,14 +4,13 @@
  * inspection API. `server.ts` puts it on a socket; `fetch` serves it in-process.
  */
 import { z } from 'zod';
-import { activityInputSchema, deleteInputSchema, inviteInputSchema, LIMITS, recentPlayerGroupsSchema, wirePlatformSchema, xuidSchema } from '../schemas.js';
+import { activityInputSchema, deleteInputSchema, inviteInputSchema, LIMITS, recentPlayerGroupsSchema, wirePlatformSchema, xuidSchema, functionSchema, msSchema, parseInput, unlessUnknownKey } from '../schemas.js';
 import { resolveRateLimits, windowsFor, type RateCategory, type RateLimitConfig, type RateLimitOverride } from '../rate-limits.js';
 import { SlidingWindows, type WindowUsage } from '../sliding-window.js';
 import { seededRandom, type RandomSource } from '../random.js';
 import { sleep } from '../sleep.js';
 import { RingBuffer } from './ring-buffer.js';
 import { RequestLog, type LogExtra } from './request-log.js';
-import { integerOption } from './option-checks.js';
 import { MpaValidationError, type ValidationIssue } from '../errors.js';
 import { fastActivity, fastDelete } from './wire-fast-path.js';
 
@@ -88,6 +87,66 @@ void EVERY_OPTION_LISTED;
 
 /** Default of {@link EmulatorOptions.logSize}. */
 const DEFAULT_LOG_SIZE = 10_000;
+const MAX_LOG_SIZE = 10_000_000;
+const MAX_TITLE_ID = 2 ** 32 - 1;
+
+const categoryLimits = z.strictObject({ burst: z.number().int().positive().optional(), sustain: z.number().int().positive().optional() });
+/**
+ * What {@link EmulatorOptions} may hold: every value refused with its path and a reason when it
+ * is not what its option says (a string for a number, a negative delay, a probability above
+ * 1, a lower-case method that no request would match), never silently ignored or turned into
+ * "no limit". `now`, `authorize` and the rest are checked for their kind only.
+ */
+const emulatorOptionsSchema = z.strictObject(
+  {
+    tokens: z.array(z.string({ error: 'must be a string' }), { error: 'tokens must be an array of Authorization header values' }).readonly().optional(),
+    titleIds: z.array(z.number().int().min(1).max(MAX_TITLE_ID), { error: 'titleIds must be an array of title ids' }).readonly().optional(),
+    staleSequence: z.enum(['reject', 'ignore'], { error: "staleSequence must be 'reject' or 'ignore'" }).optional(),
+    rateLimits: z
+      .union(
+        [
+          z.literal(false),
+          z.strictObject({
+            burstWindowMs: msSchema('burstWindowMs', 1).optional(),
+            sustainWindowMs: msSchema('sustainWindowMs', 1).optional(),
+            write: categoryLimits.optional(),
+            read: categoryLimits.optional(),
+            invite: categoryLimits.optional(),
+            recentPlayers: categoryLimits.optional(),
+          }),
+        ],
+        { error: 'rateLimits must be false or overrides of the documented limits' },
+      )
+      .optional(),
+    // Compared with the clock, never a timer: longer than 2^31 ms is fine.
+    expiryMs: z
+      .number({ error: 'expiryMs must be a number of milliseconds' })
+      .int({ error: 'expiryMs must be an integer number of milliseconds' })
+      .min(1, { error: 'expiryMs must be at least 1' })
+      .max(Number.MAX_SAFE_INTEGER, { error: 'expiryMs must be a safe integer' })
+      .optional(),
+    faults: z
+      .strictObject({
+        seed: z.number().int().optional(),
+        rates: z
+          .partialRecord(z.enum(FAULT_KINDS), z.number().min(0).max(1))
+          // The kinds are drawn in turn from one number in [0, 1): more than 1 in all cannot be honoured.
+          .refine((rates) => Object.values(rates).reduce((sum: number, rate) => sum + (rate ?? 0), 0) <= 1, { error: 'the rates add up to more than 1' })
+          .optional(),
+        retryAfterSeconds: z.number().int().min(0).max(RETRY_AFTER_MAX_SECONDS).optional(),
+        methods: z.array(z.string().regex(/^[A-Z]+$/, { error: 'must be an HTTP method in capitals, such as PUT' })).optional(),
+      })
+      .optional(),
+    latencyMs: msSchema('latencyMs').optional(),
+    now: functionSchema('now', 'a function returning Unix ms').optional(),
+    authorize: functionSchema('authorize').optional(),
+    logSize: z.number().int().min(0).max(MAX_LOG_SIZE).optional(),
+  },
+  { error: unlessUnknownKey('emulator options must be an object') },
+);
+// Every option is checked: this fails to compile when one is missing from the schema.
+const EVERY_OPTION_CHECKED: Exclude<keyof EmulatorOptions, keyof typeof emulatorOptionsSchema.shape> extends never ? true : never = true;
+void EVERY_OPTION_CHECKED;
 
 /** The result of a custom Authorization check: who called, or the refusal to answer with. */
 export type AuthorizationCheck = { caller: string } | { status: number; errorCode: string; debugMessage: string; headers?: Record<string, string> };
@@ -185,7 +244,6 @@ const AUTH_HASH_START = 'XBL3.0 x='.length;
 // else (leading zeros, 20 digits, garbage) takes the schema's slower path and its messages.
 const CANONICAL_XUID = /^[1-9][0-9]{0,18}$/;
 const DECIMAL = /^[0-9]{1,10}$/;
-const MAX_TITLE_ID = 2 ** 32 - 1;
 const INVITE_PATH = /^\/titles\/([^/]+)\/invites\/server\/?$/;
 const QUERY_PATH = /^\/titles\/([^/]+)\/activities\/query\/?$/;
 const RECENT_PATH = /^\/titles\/([^/]+)\/recentplayergroups\/server\/?$/;
@@ -242,6 +300,9 @@ export class EmulatorCore {
   counters: EmulatorCounters = emptyCounters();
 
   constructor(options: EmulatorOptions = {}) {
+    // A misspelt option (`ratelimits: false`) or a wrong value is refused, not ignored. The
+    // options are kept as given (functions compared by identity, `now` read at each call).
+    parseInput(emulatorOptionsSchema, options, 'emulator options');
     this.#options = options;
     this.#limits = options.rateLimits === false ? undefined : resolveRateLimits(options.rateLimits);
     for (const category of ['write', 'read', 'invite', 'recentPlayers'] as const) {
@@ -249,7 +310,7 @@ export class EmulatorCore {
     }
     this.#random = seededRandom(options.faults?.seed ?? 1);
     this.#tokens = options.tokens ? new Set(options.tokens) : undefined;
-    const logSize = integerOption('logSize', options.logSize, DEFAULT_LOG_SIZE, 0, 10_000_000);
+    const logSize = options.logSize ?? DEFAULT_LOG_SIZE;
     this.#log = new RequestLog(logSize, (method, path) => routeOf(method, path)?.xuid);
     this.#invites = new RingBuffer(logSize);
     this.#recentPlayerGroups = new RingBuffer(logSize);

@@ -4,9 +4,6 @@
  */
 import { MpaValidationError } from '../errors.js';
 
-/** Node fires a timer longer than this at once, so no millisecond option may exceed it. */
-export const MAX_TIMER_MS = 2 ** 31 - 1;
-
 /** Returns `value` (or `fallback` when undefined) if it is an integer in `min..max`; throws otherwise. */
 export function integerOption(name: string, value: number | undefined, fallback: number, min: number, max: number): number {
   if (value === undefined) return fallback;

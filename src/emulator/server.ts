@@ -10,8 +10,8 @@ import { inspectionListener, inspectionServed } from './inspection-http.js';
 import { startS2sService, type S2sCredentials, type S2sOptions } from './s2s.js';
 import { raceSignal } from '../race-signal.js';
 import { readBodyThen, TOO_LARGE, type BodyRead } from './body-reader.js';
-import { integerOption, MAX_TIMER_MS } from './option-checks.js';
-import { knownKeysOnly } from '../schemas.js';
+import { integerOption } from './option-checks.js';
+import { knownKeysOnly, MAX_TIMER_MS } from '../schemas.js';
 
 /** Options of {@link startEmulator}. */
 export interface StartEmulatorOptions extends EmulatorOptions {
@@ -117,7 +117,11 @@ export async function startEmulator(options: StartEmulatorOptions = {}): Promise
   const requestTimeout = integerOption('requestTimeoutMs', options.requestTimeoutMs, Math.max(30_000, headersTimeout), headersTimeout, MAX_TIMER_MS);
   const keepAliveTimeout = integerOption('keepAliveTimeoutMs', options.keepAliveTimeoutMs, 5000, 1, MAX_TIMER_MS);
   const s2s = options.s2s ? await startS2sService(options.s2s === true ? {} : options.s2s, () => (options.now ?? Date.now)(), options.host ?? '127.0.0.1') : undefined;
-  const core = new EmulatorCore(s2s ? { ...options, authorize: (request) => s2s.authorize(request) } : options);
+  // The core takes its own options only (it refuses any other key, such as `port`).
+  const coreOptions: EmulatorOptions = {};
+  for (const key of EMULATOR_OPTION_KEYS) if (key in options) (coreOptions as Record<string, unknown>)[key] = options[key];
+  if (s2s) coreOptions.authorize = (request) => s2s.authorize(request);
+  const core = new EmulatorCore(coreOptions);
   const closing = new AbortController();
   // Every delayed answer listens to this one signal: no "possible leak" warning past ten.
   setMaxListeners(0, closing.signal);

@@ -12,10 +12,10 @@ import { putValidatedActivity, type MpaClient } from '../client.js';
 import { MpaAuthorizationError, MpaError, MpaThrottledError, MpaTransportError, MpaUsageError, MpaValidationError, MpaClosedError } from '../errors.js';
 import type { RandomSource } from '../random.js';
 import { resolveRateLimits, type RateCategory, type RateLimitConfig, type RateLimitOverride } from '../rate-limits.js';
-import { LIMITS, parseInput, unlessUnknownKey, type RecentPlayerGroupInput } from '../schemas.js';
+import { functionSchema, LIMITS, msSchema, parseInput, unlessUnknownKey, type RecentPlayerGroupInput } from '../schemas.js';
 import { SequenceStamper, xboxSequenceNumber, type SequenceSource } from '../sequence.js';
 import { sleep } from '../sleep.js';
-import { MAX_TIMER_MS, resolveClock, type ClockInput, type EngineClock } from './clock.js';
+import { resolveClock, type ClockInput, type EngineClock } from './clock.js';
 import { sameContent, type ActivityContent, type SendReason } from './desired.js';
 import type { InviteResult, PlayerStateName, RecentPlayersResult, SyncEvents, SyncStats } from './events.js';
 import { DueQueue } from './due-queue.js';
@@ -78,13 +78,6 @@ export interface FlushResult {
   unsettled: { xuid: string; groupId: string; state: PlayerStateName }[];
 }
 
-const ms = (name: string, min = 0) =>
-  z
-    .number({ error: `${name} must be a number of milliseconds` })
-    .int({ error: `${name} must be an integer` })
-    .min(min, { error: min ? `${name} must be at least ${min}` : `${name} must not be negative` })
-    .max(MAX_TIMER_MS, { error: `${name} must be at most ${MAX_TIMER_MS} (2^31-1; Node fires longer timers at once)` });
-const fn = (name: string, what: string) => z.custom<(...args: any[]) => any>((v) => typeof v === 'function', { error: `${name} must be ${what}` });
 const CLIENT_METHODS = ['setActivity', 'deleteActivity', 'getActivity', 'sendServerInvite', 'reportRecentPlayerGroups'] as const;
 
 const optionsSchema = z.strictObject(
@@ -95,24 +88,24 @@ const optionsSchema = z.strictObject(
     // `false` is taken out before parsing (see the constructor), so errors name the field.
     budgets: z
       .strictObject({
-        burstWindowMs: ms('burstWindowMs', 1).optional(),
-        sustainWindowMs: ms('sustainWindowMs', 1).optional(),
+        burstWindowMs: msSchema('burstWindowMs', 1).optional(),
+        sustainWindowMs: msSchema('sustainWindowMs', 1).optional(),
         write: z.strictObject({ burst: z.number().int().positive().optional(), sustain: z.number().int().positive().optional() }).optional(),
       })
       .optional(),
-    budgetMarginMs: ms('budgetMarginMs').default(1000),
+    budgetMarginMs: msSchema('budgetMarginMs').default(1000),
     concurrency: z.number().int().positive().default(16),
-    countRefreshIntervalMs: ms('countRefreshIntervalMs').default(15_000),
-    rateCap: z.strictObject({ cap: z.number().int().positive(), intervalMs: ms('intervalMs', 1) }).optional(),
+    countRefreshIntervalMs: msSchema('countRefreshIntervalMs').default(15_000),
+    rateCap: z.strictObject({ cap: z.number().int().positive(), intervalMs: msSchema('intervalMs', 1) }).optional(),
     backoff: z
-      .strictObject({ baseMs: ms('baseMs', 1).default(1000), capMs: ms('capMs', 1).default(60_000) })
+      .strictObject({ baseMs: msSchema('baseMs', 1).default(1000), capMs: msSchema('capMs', 1).default(60_000) })
       .default({ baseMs: 1000, capMs: 60_000 }),
-    retryAfterJitterMs: ms('retryAfterJitterMs').default(250),
+    retryAfterJitterMs: msSchema('retryAfterJitterMs').default(250),
     maxAttempts: z.number().int().positive().default(5),
-    keepAliveMs: ms('keepAliveMs', 1).max(23 * 3600_000, { error: 'keepAliveMs must stay under the service’s 24 h expiry (at most 23 h)' }).default(3600_000),
-    sequence: fn('sequence', 'a function from Unix ms to a bigint sequence number').optional(),
-    now: fn('now', 'a function returning Unix ms').optional(),
-    random: fn('random', 'a function returning a number in [0, 1)').optional(),
+    keepAliveMs: msSchema('keepAliveMs', 1).max(23 * 3600_000, { error: 'keepAliveMs must stay under the service’s 24 h expiry (at most 23 h)' }).default(3600_000),
+    sequence: functionSchema('sequence', 'a function from Unix ms to a bigint sequence number').optional(),
+    now: functionSchema('now', 'a function returning Unix ms').optional(),
+    random: functionSchema('random', 'a function returning a number in [0, 1)').optional(),
     clock: z
       .custom<ClockInput>(
         (v) => typeof v === 'object' && v !== null && typeof (v as { setTimeout?: unknown }).setTimeout === 'function' && typeof (v as { clearTimeout?: unknown }).clearTimeout === 'function' && ['function', 'number'].includes(typeof (v as { now?: unknown }).now),
@@ -123,7 +116,7 @@ const optionsSchema = z.strictObject(
   { error: unlessUnknownKey('ActivitySync options must be an object') },
 );
 
-const msOption = z.strictObject({ timeoutMs: ms('timeoutMs').optional() }, { error: unlessUnknownKey('options must be an object') });
+const msOption = z.strictObject({ timeoutMs: msSchema('timeoutMs').optional() }, { error: unlessUnknownKey('options must be an object') });
 
 interface Player {
   readonly xuid: string;

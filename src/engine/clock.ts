@@ -2,6 +2,7 @@
  * The engine's notion of time: a monotonic clock for every duration (pacing, budgets, backoff,
  * keep-alive), a wall clock only for sequence numbers, and the timers every wait runs on.
  */
+import { MAX_TIMER_MS } from '../schemas.js';
 import { MpaValidationError } from '../errors.js';
 
 /** Timers the engine schedules on; the shape XState's `clock` option and `setTimeout` share. */
@@ -32,8 +33,6 @@ export interface EngineClock extends Timers {
   hold?(): () => void;
 }
 
-/** The largest delay Node's timers honour; longer ones fire at once. */
-export const MAX_TIMER_MS = 2 ** 31 - 1;
 
 /**
  * The global clock, looked up at each call so that fake timers installed globally govern it.
