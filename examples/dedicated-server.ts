@@ -101,16 +101,16 @@ async function shutdown(signal: string): Promise<void> {
   if (shuttingDown) return;
   shuttingDown = true;
   await sync.flush();
-  const before = await readBack();
+  // What friends see now, printed before the shutdown's DELETEs so the output reads in order.
+  console.log('\nActivities read back with GET before shutdown:');
+  console.table(await readBack());
   console.log(`\n${clock()}  -- ${signal}: leaving every match and deleting every activity`);
   unbind();
   const { undeleted } = await sync.close({ timeoutMs: 10_000 });
   const after = await readBack();
   const stats = sync.stats();
   const sent = Object.values(stats.requests).reduce((n, byStatus) => n + Object.values(byStatus).reduce((a, b) => a + b, 0), 0);
-  console.log('\nActivities read back with GET before shutdown:');
-  console.table(before);
-  console.log('Summary:');
+  console.log('\nSummary:');
   console.table({
     'matchmaker events received': counts.events,
     'requests sent (PUT/DELETE/POST/GET by the engine)': sent,
