@@ -13,13 +13,14 @@ import { promisify } from 'node:util';
 import type { FixedLoad, FixedRequest, SoakLoad } from './load-client.js';
 
 const run = promisify(execFile);
-const CLI = fileURLToPath(new URL('../dist/cli.js', import.meta.url));
+/** The built CLI: what `npx mpa-sync emulator` runs. */
+export const CLI = fileURLToPath(new URL('../dist/cli.js', import.meta.url));
 const LOAD_CLIENT = fileURLToPath(new URL('./load-client.ts', import.meta.url));
 // The ceilings: each emulator row is compared with the same HTTP work done by a bare node:http
 // server, so that "% of bare" measures the emulator's own logic and nothing else. `GET /` answers
 // 204 (head only); `GET /json` answers 200 with the very bytes and headers of the emulator's
 // JSON GET (given in BARE_JSON); a PUT has its body read whole, then 204.
-const BARE = `const body = process.env.BARE_JSON ?? '{}';
+export const BARE = `const body = process.env.BARE_JSON ?? '{}';
 const s = require('node:http').createServer((req, res) => {
   if (req.method === 'PUT') {
     const chunks = [];
@@ -33,7 +34,8 @@ const s = require('node:http').createServer((req, res) => {
 s.listen(0, '127.0.0.1', () => console.log('listening on http://127.0.0.1:' + s.address().port));`;
 const XUID_EMPTY = '2533274800000001';
 const XUID_HELD = '2533274800000002';
-const ACTIVITY = JSON.stringify({ connectionString: '203.0.113.7:7777', joinRestriction: 'Public', sequenceNumber: '1', currentPlayers: 3, maxPlayers: 8, groupId: 'm1' });
+/** The PUT body of every PUT target: a stale write after the first, validated in full. */
+export const ACTIVITY = JSON.stringify({ connectionString: '203.0.113.7:7777', joinRestriction: 'Public', sequenceNumber: '1', currentPlayers: 3, maxPlayers: 8, groupId: 'm1' });
 
 export interface LoadResult {
   target: string;

@@ -6,7 +6,8 @@ import { execFile } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { promisify } from 'node:util';
-import { LOAD_PINNED, LOAD_RUNS, LOAD_SECONDS, LOAD_WARM_UP_SECONDS, runEmulatorLoad, runEmulatorSoak } from './emulator-load.js';
+import { ACTIVITY, BARE, CLI, LOAD_PINNED, LOAD_RUNS, LOAD_SECONDS, LOAD_WARM_UP_SECONDS, runEmulatorLoad, runEmulatorSoak } from './emulator-load.js';
+import { COUNTED_PUTS, countPutInstructions } from './instructions.js';
 import { WARM_UP_PLAYERS, type ChurnHeap, type CycleCost, type EngineCost, type WaitCost } from './process.js';
 import { churn, fillAndChurn, handoff, lobbyBurst } from './scenarios.js';
 import { CONVERGE_LIMIT_MS, COUNT_REFRESH_MS, type WireResult } from './wire.js';
@@ -100,6 +101,8 @@ console.log(`emulator: autocannon from its own process on loopback, ${LOAD_RUNS}
 const load = await runEmulatorLoad(LOAD_RUNS, LOAD_SECONDS);
 console.log('emulator soak: 200,000 requests against the CLI...');
 const soak = await runEmulatorSoak(200_000);
+console.log('emulator: instructions per PUT under callgrind (about a minute)...');
+const instructions = await countPutInstructions(BARE, CLI, ACTIVITY);
 const mib = (bytes: number) => (bytes / 2 ** 20).toFixed(1);
 
 const mpa = (name: string) => wire.find((r) => r.scenario === name && r.contender === 'mpa-sync')!;
@@ -156,6 +159,30 @@ const loadRows = load.map((r) => [
   r.serverCpuMicrosPerRequest === null ? 'n/a' : r.serverCpuMicrosPerRequest.toFixed(1),
   int(r.non2xx),
 ]);
+/**
+ * The PUT's instructions on each server's main thread: a figure that does not move with the
+ * machine's neighbours, for telling what a change to the emulator's code did.
+ */
+/** The bare server's CPU time per PUT as a share of the emulator's, from the rows above. */
+function cpuShare(): string {
+  const cpuOf = (server: string) => load.find((r) => r.target === server)?.serverCpuMicrosPerRequest ?? null;
+  const [bare, emulator] = [cpuOf(instructions![0]!.server), cpuOf(instructions![1]!.server)];
+  if (bare === null || emulator === null) return '';
+  return `; its CPU time per PUT (the table above, kernel included) is ${((100 * bare) / emulator).toFixed(1)}% of the emulator's`;
+}
+
+function instructionSection(): string {
+  if (!instructions) return 'Instructions per PUT: not counted (valgrind is not installed).';
+  const [bare, emulator] = instructions as [(typeof instructions)[number], (typeof instructions)[number]];
+  return `Instructions per PUT on the server's main thread, counted by valgrind's callgrind (the same
+figure every run, unlike the rows above): each server alone under callgrind, 20,000 PUTs uncounted
+(V8 compiling), then ${int(COUNTED_PUTS)} counted; user space only (the kernel's loopback send is the same for both
+and is not seen), V8's compiler and collector threads left out. The emulator runs ${int(emulator.instructionsPerPut - bare.instructionsPerPut)} more
+instructions a PUT than the bare server (+${((100 * (emulator.instructionsPerPut - bare.instructionsPerPut)) / bare.instructionsPerPut).toFixed(0)}%): the bare server's count is ${((100 * bare.instructionsPerPut) / emulator.instructionsPerPut).toFixed(1)}% of the emulator's${cpuShare()}.
+
+${table(['server', 'instructions per PUT (main thread)'], instructions.map((r) => [r.server, int(r.instructionsPerPut)]))}`;
+}
+
 const verdicts = { passed, failed };
 const naiveOf = (name: string) => wire.find((r) => r.scenario === name && r.contender === 'naive')!;
 const mpaTotal = scenarios.reduce((n, s) => n + mpa(s.name).requests, 0);
@@ -273,6 +300,8 @@ time per request, from /proc: steadier than requests per second when the machine
 Target: at least ${EMULATOR_SHARE_MIN}% of its bare node:http ceiling.
 
 ${table(['target', 'requests/s (median)', '% of its bare node:http ceiling', 'p99 latency ms (median)', 'server CPU µs/request (median)', 'non-2xx'], loadRows)}
+
+${instructionSection()}
 
 ## 4. The emulator soak
 
