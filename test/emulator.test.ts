@@ -58,6 +58,17 @@ describe('emulator: validation with the documented 400 bodies', () => {
     expect((await call('GET', path())).status).toBe(204);
   });
 
+  it('refuses a token revoked with setTokens at once, even the one it accepted just before', async () => {
+    const { core, call } = harness({ tokens: [TOKEN, 'XBL3.0 x=2;next'] });
+    expect((await call('GET', path())).status).toBe(204);
+    expect((await call('GET', path())).status).toBe(204); // the same header again
+    core.setTokens(['XBL3.0 x=2;next']);
+    expect((await call('GET', path())).status).toBe(401);
+    expect((await call('GET', path(), undefined, 'XBL3.0 x=2;next')).status).toBe(204);
+    core.setTokens(undefined); // any well-formed value again
+    expect((await call('GET', path())).status).toBe(204);
+  });
+
   it('answers 400 AuthorizationError for a title the caller may not use', async () => {
     const { call } = harness({ titleIds: [42] });
     expect((await call('GET', path())).body).toMatchObject({ errorCode: 'AuthorizationError' });
