@@ -4,8 +4,8 @@
  */
 import { MpaError, MpaUsageError, MpaValidationError, type ValidationIssue } from './errors.js';
 import type { ActivitySync } from './engine/activity-sync.js';
-import { unknownKeyIssues } from './schemas.js';
-import type { GroupOptions, GroupUpdate } from './engine/group.js';
+import { parseInput, unknownKeyIssues } from './schemas.js';
+import { groupUpdateSchema, type GroupOptions, type GroupUpdate } from './engine/group.js';
 
 /** Anything with `on`/`off` (or `addListener`/`removeListener`): Node's EventEmitter, eventemitter3, a socket. */
 export interface EventSource {
@@ -50,6 +50,11 @@ const DEFAULT_EVENTS = {
  * });
  */
 export function bindMatchmaker<P = any>(sync: ActivitySync, source: EventSource, options: MatchmakerBindingOptions<P> = {}): () => void {
+  // Checked here, not at the first event: a wrong `sync` (arguments swapped, say) would
+  // otherwise throw a raw TypeError into the matchmaker's emit, or bind silently to nothing.
+  if (sync === null || typeof sync !== 'object' || typeof sync.group !== 'function' || typeof sync.getGroup !== 'function' || typeof sync.emit !== 'function') {
+    throw new MpaUsageError('bindMatchmaker: the first argument must be an ActivitySync (bindMatchmaker(sync, source, options))');
+  }
   checkOptions(options);
   const names = { ...DEFAULT_EVENTS, ...options.events };
   const toGroup =
@@ -146,4 +151,7 @@ function checkOptions(options: unknown): void {
     }
   }
   if (issues.length) throw new MpaValidationError('bindMatchmaker options', issues);
+  // The update applied at every matchStarted: a bad one is refused now, not once per match.
+  const started = given.onMatchStarted as Record<string, unknown> | undefined;
+  if (started) parseInput(groupUpdateSchema, Object.fromEntries(Object.entries(started).filter(([, v]) => v !== undefined)), 'bindMatchmaker options', ['onMatchStarted']);
 }

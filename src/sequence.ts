@@ -3,6 +3,8 @@
  * the SDK and from this server order correctly against each other.
  */
 
+import { MpaValidationError } from './errors.js';
+
 /** 100-ns ticks from 1601-01-01 to 1970-01-01. */
 const EPOCH_1601_TO_1970_TICKS = 116_444_736_000_000_000n;
 /** The SDK's offset: ticks from 1601-01-01 to 2015-01-01. */
@@ -16,9 +18,18 @@ const SDK_OFFSET_TICKS = 130_645_440_000_000_000n;
  * xboxSequenceNumber(Date.parse('2026-01-01')) // about 5.3e10
  */
 export function xboxSequenceNumber(unixMs: number): bigint {
+  if (typeof unixMs !== 'number' || !Number.isFinite(unixMs)) throw new MpaValidationError('xboxSequenceNumber', [{ path: ['unixMs'], message: `must be a finite number of Unix ms, got ${describe(unixMs)}` }]);
   const ticks = BigInt(Math.floor(unixMs)) * 10_000n + EPOCH_1601_TO_1970_TICKS;
   const since2015 = ticks - SDK_OFFSET_TICKS;
   return since2015 > 0n ? since2015 >> 16n : 0n;
+}
+
+/** The largest sequence number the service takes (a ulong). */
+const MAX_SEQUENCE = 2n ** 64n - 1n;
+
+// What a bad value was, without echoing anything large.
+function describe(value: unknown): string {
+  return typeof value === 'bigint' ? `${value}n` : typeof value === 'number' ? `number ${value}` : typeof value;
 }
 
 /** Maps a time to a sequence number. The default is {@link xboxSequenceNumber}. */
@@ -47,8 +58,17 @@ export class SequenceStamper {
   #fromClock(): bigint {
     const now = this.now();
     if (now !== this.#clockAt) {
+      // What a user's `now` or `sequence` gives is checked once per millisecond: a wrong one
+      // (NaN, a string, a number) would otherwise be sent, refused by the service as invalid
+      // (or stale) and sent again, or break a DELETE at shutdown. It is refused at the call
+      // that first stamps, a join or an update, naming the option.
+      if (typeof now !== 'number' || !Number.isFinite(now)) throw new MpaValidationError('sequence numbers', [{ path: ['now'], message: `now() must return a finite number of Unix ms, got ${describe(now)}` }]);
+      const value = this.source(now);
+      if (typeof value !== 'bigint' || value < 0n || value > MAX_SEQUENCE) {
+        throw new MpaValidationError('sequence numbers', [{ path: ['sequence'], message: `sequence() must return a bigint from 0 to 2^64-1, got ${describe(value)}` }]);
+      }
       this.#clockAt = now;
-      this.#clockValue = this.source(now);
+      this.#clockValue = value;
     }
     return this.#clockValue;
   }

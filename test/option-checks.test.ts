@@ -118,4 +118,22 @@ describe('malformed arguments are refused before anything starts', () => {
     sync = new ActivitySync({ client });
     expect(() => bindMatchmaker(sync!, null as never)).toThrow(MpaUsageError);
   });
+
+  it('bindMatchmaker with something other than an ActivitySync first (or the arguments swapped) is a usage error at bind time', () => {
+    sync = new ActivitySync({ client });
+    const source = new EventEmitter();
+    expect(() => bindMatchmaker({} as never, source)).toThrow(MpaUsageError);
+    expect(() => bindMatchmaker(undefined as never, source)).toThrow(MpaUsageError);
+    expect(() => bindMatchmaker(source as never, sync as never)).toThrow(/first argument must be an ActivitySync/);
+    expect(source.eventNames()).toEqual([]); // nothing was bound, so no event can throw into the matchmaker
+  });
+
+  it('bindMatchmaker with an onMatchStarted update that no match would accept, refused at bind time', async () => {
+    sync = new ActivitySync({ client });
+    const source = new EventEmitter();
+    expect(paths(await refusal(() => bindMatchmaker(sync!, source, { onMatchStarted: { joinrestriction: 'InviteOnly' } } as never)))).toEqual(['onMatchStarted.joinrestriction']);
+    expect(paths(await refusal(() => bindMatchmaker(sync!, source, { onMatchStarted: { joinRestriction: 'Closed' } } as never)))).toEqual(['onMatchStarted.joinRestriction']);
+    expect(source.eventNames()).toEqual([]);
+    bindMatchmaker(sync, source, { onMatchStarted: { joinRestriction: 'InviteOnly' } })(); // a good one binds
+  });
 });

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { SequenceStamper, xboxSequenceNumber } from '../src/sequence.js';
+import { ActivitySync, EmulatorCore, inProcessFetch, MpaClient, MpaValidationError } from '../src/index.js';
 
 describe('xboxSequenceNumber', () => {
   it('follows the SDK formula: (ticks since 1601 - 130645440000000000) >> 16', () => {
@@ -44,5 +45,47 @@ describe('SequenceStamper', () => {
   it('never hands out 0, even from a clock before 2015', () => {
     const stamper = new SequenceStamper(xboxSequenceNumber, () => 0);
     expect(stamper.next('1')).toBe(1n);
+  });
+});
+
+describe('a clock or sequence source that gives the wrong kind of value', () => {
+  const client = new MpaClient({ titleId: 1, fetch: inProcessFetch(new EmulatorCore()), authorization: () => 'XBL3.0 x=1;t' });
+  const settings = { groupId: 'g', connectionString: 'c', maxPlayers: 4 };
+
+  it.each([
+    ['a string', () => 'abc', /got string/],
+    ['a number instead of a bigint', (ms: number) => ms, /got number/],
+    ['a bigint above 2^64-1', () => 2n ** 64n, /from 0 to 2\^64-1/],
+  ])('a sequence() returning %s is refused at the join that first needs it, naming the option, and nothing is sent', async (_name, sequence, message) => {
+    const sync = new ActivitySync({ client, sequence: sequence as never });
+    const requests: unknown[] = [];
+    sync.on('request', (e) => requests.push(e));
+    let error: unknown;
+    try {
+      sync.group(settings).join('2533274800000001');
+    } catch (e) {
+      error = e;
+    }
+    expect(error).toBeInstanceOf(MpaValidationError);
+    expect((error as MpaValidationError).issues).toEqual([{ path: ['sequence'], message: expect.stringMatching(message) }]);
+    const { undeleted } = await sync.close({ timeoutMs: 1000 });
+    expect(undeleted).toEqual([]);
+    expect(requests).toEqual([]);
+  });
+
+  it('a now() returning NaN is refused at the join, naming now, not a RangeError', async () => {
+    const sync = new ActivitySync({ client, now: () => Number.NaN });
+    expect(() => sync.group(settings).join('2533274800000001')).toThrow(expect.objectContaining({ code: 'VALIDATION', issues: [{ path: ['now'], message: expect.stringMatching(/finite number/) }] }));
+    await sync.close({ timeoutMs: 1000 });
+  });
+
+  it('xboxSequenceNumber refuses a time that is not a finite number', () => {
+    expect(() => xboxSequenceNumber(Number.NaN)).toThrow(MpaValidationError);
+    expect(() => xboxSequenceNumber('1' as never)).toThrow(/finite number of Unix ms/);
+  });
+
+  it('a stamper on a good clock still hands out the SDK numbers', () => {
+    const stamper = new SequenceStamper(xboxSequenceNumber, () => Date.parse('2026-01-01'));
+    expect(stamper.next('1')).toBe(xboxSequenceNumber(Date.parse('2026-01-01')));
   });
 });

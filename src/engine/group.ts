@@ -58,7 +58,8 @@ export const groupOptionsSchema = groupSettingsSchema.extend({
 });
 /** Options of {@link ActivitySync.group}. */
 export type GroupOptions = z.input<typeof groupOptionsSchema>;
-const groupUpdateSchema = groupSettingsSchema.partial().extend({ platform: platformSchema.nullable().optional() });
+/** What `group.update()` accepts (also checked by `bindMatchmaker`'s `onMatchStarted`). @internal */
+export const groupUpdateSchema = groupSettingsSchema.partial().extend({ platform: platformSchema.nullable().optional() });
 /** A change to a group's settings: any subset; `undefined` keeps a value, `platform: null` clears it. */
 export type GroupUpdate = z.input<typeof groupUpdateSchema>;
 type Settings = z.output<typeof groupSettingsSchema>;
