@@ -94,6 +94,24 @@ describe('malformed arguments are refused before anything starts', () => {
     expect(answer).toMatchObject({ kind: 'answer', status: 204 }); // GET is not subject to the PUT-only faults
   });
 
+  it.each([
+    ['an emulator latency below 0 (the kit takes latencyMs out before the core sees it)', { emulator: { latencyMs: -1 } }, ['emulator.latencyMs']],
+    ['an emulator latency past 2^31-1 ms', { emulator: { latencyMs: 1e12 } }, ['emulator.latencyMs']],
+    ['a start time that is no time', { now: new Date('x') }, ['now']],
+    ['a start time given as a string', { now: 'yesterday' }, ['now']],
+    ['a clock without tickAsync', { clock: {} }, ['clock']],
+    ['a sync client (the kit makes it) and a sync clock (the kit drives the engine)', { sync: { client, clock: {} } }, ['sync.client', 'sync.clock']],
+  ])('createTestKit refuses %s, naming it', async (_name, options, named) => {
+    expect(paths(await refusal(() => createTestKit(options as never)))).toEqual(named);
+  });
+
+  it('kit.settle with a negative or non-numeric bound', async () => {
+    kit = await createTestKit();
+    expect(paths(await refusal(() => kit!.settle(-1)))).toEqual(['maxMs']);
+    expect(paths(await refusal(() => kit!.settle('1000' as never)))).toEqual(['maxMs']);
+    await kit.settle(); // the default still works
+  });
+
   it('kit.advance with a negative or non-numeric duration', async () => {
     kit = await createTestKit();
     expect(paths(await refusal(() => kit!.advance(-1)))).toEqual(['ms']);

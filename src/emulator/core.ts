@@ -144,6 +144,15 @@ const emulatorOptionsSchema = z.strictObject(
   },
   { error: unlessUnknownKey('emulator options must be an object') },
 );
+/**
+ * Refuses bad {@link EmulatorOptions} (unknown keys, malformed values) with an
+ * MpaValidationError naming each; `basePath` prefixes the paths (the test kit's `emulator`).
+ * @internal
+ */
+export function checkEmulatorOptions(options: unknown, basePath: string[] = []): void {
+  parseInput(emulatorOptionsSchema, options, basePath.length ? 'test kit options' : 'emulator options', basePath);
+}
+
 // Every option is checked: this fails to compile when one is missing from the schema.
 const EVERY_OPTION_CHECKED: Exclude<keyof EmulatorOptions, keyof typeof emulatorOptionsSchema.shape> extends never ? true : never = true;
 void EVERY_OPTION_CHECKED;
@@ -304,7 +313,7 @@ export class EmulatorCore {
   constructor(options: EmulatorOptions = {}) {
     // A misspelt option (`ratelimits: false`) or a wrong value is refused, not ignored. The
     // options are kept as given (functions compared by identity, `now` read at each call).
-    parseInput(emulatorOptionsSchema, options, 'emulator options');
+    checkEmulatorOptions(options);
     this.#options = options;
     this.#limits = options.rateLimits === false ? undefined : resolveRateLimits(options.rateLimits);
     for (const category of ['write', 'read', 'invite', 'recentPlayers'] as const) {

@@ -15,9 +15,9 @@ import { createClock, install, type Clock } from '@sinonjs/fake-timers';
 import { MpaClient } from '../client.js';
 import { ActivitySync, type ActivitySyncOptions } from '../engine/activity-sync.js';
 import type { RequestEvent, ThrottledEvent } from '../engine/events.js';
-import { EMULATOR_OPTION_KEYS, EmulatorCore, type EmulatorOptions, type FaultKind, type LoggedRequest, type StoredActivity } from '../emulator/core.js';
+import { checkEmulatorOptions, EmulatorCore, type EmulatorOptions, type FaultKind, type LoggedRequest, type StoredActivity } from '../emulator/core.js';
 import { knownKeysOnly } from '../schemas.js';
-import { MpaValidationError } from '../errors.js';
+import { MpaValidationError, type ValidationIssue } from '../errors.js';
 import { inProcessFetch } from '../emulator/server.js';
 import { seededRandom } from '../random.js';
 import { sleep } from '../sleep.js';
@@ -85,10 +85,33 @@ const CLIENT_TIMEOUT_MS = 10_000;
  */
 const KIT_OPTION_KEYS = ['emulator', 'sync', 'titleId', 'now', 'globalTimers', 'clock'] as const satisfies readonly (keyof TestKitOptions)[];
 
+/**
+ * The kit's own options: a start time that is no time would run the kit at epoch 0 (every
+ * sequence number "1"); a clock without `tickAsync` would fail at the first `settle()`; and a
+ * `sync` option the kit sets itself would be dropped (`client`) or would put the engine on
+ * another clock than the emulator's (`clock`).
+ */
+function checkKitOptions(options: TestKitOptions): void {
+  const issues: ValidationIssue[] = [];
+  const { now, clock, sync } = options;
+  if (now !== undefined && !((typeof now === 'number' || now instanceof Date) && Number.isFinite(+now))) issues.push({ path: ['now'], message: 'now must be Unix ms or a valid Date' });
+  if (clock !== undefined && (typeof clock !== 'object' || clock === null || typeof clock.tickAsync !== 'function')) issues.push({ path: ['clock'], message: 'clock must be a @sinonjs/fake-timers clock (with tickAsync)' });
+  if (sync !== undefined) {
+    if (typeof sync !== 'object' || sync === null) issues.push({ path: ['sync'], message: 'sync must be an object of ActivitySync options' });
+    else {
+      if ('client' in sync) issues.push({ path: ['sync', 'client'], message: 'the kit makes the client (wired to its emulator)' });
+      if ('clock' in sync) issues.push({ path: ['sync', 'clock'], message: "the kit's clock drives the engine: give a clock as the kit's own clock option" });
+    }
+  }
+  if (issues.length) throw new MpaValidationError('test kit options', issues);
+}
+
 export async function createTestKit(options: TestKitOptions = {}): Promise<TestKit> {
   // A misspelt option would silently give the default (real rate limits, say, or a shared clock).
   knownKeysOnly('test kit options', options, KIT_OPTION_KEYS);
-  if (options.emulator !== undefined) knownKeysOnly('test kit options', options.emulator, EMULATOR_OPTION_KEYS, ['emulator']);
+  // Checked whole here: the kit takes latencyMs out before the core would see it.
+  if (options.emulator !== undefined) checkEmulatorOptions(options.emulator, ['emulator']);
+  checkKitOptions(options);
   const start = options.now === undefined ? Date.parse('2026-01-01T00:00:00Z') : +options.now;
   const own = options.clock;
   const ownIsFull = own !== undefined && typeof (own as Clock).setTimeout === 'function';
@@ -130,6 +153,7 @@ export async function createTestKit(options: TestKitOptions = {}): Promise<TestK
   sync.on('throttled', (e) => throttles.push(e));
 
   const runUntil = async (promise: Promise<unknown>, maxMs: number) => {
+    if (typeof maxMs !== 'number' || !Number.isFinite(maxMs) || maxMs < 0) throw new MpaValidationError('settle', [{ path: ['maxMs'], message: `must be a non-negative number of milliseconds, got ${typeof maxMs === 'number' ? maxMs : typeof maxMs}` }]);
     let done = false;
     const watched = promise.finally(() => (done = true));
     for (let spent = 0; !done && spent < maxMs; spent += 100) await clock.tickAsync(100);
