@@ -48,6 +48,10 @@ and rate limits.
 GET /_emulator/health answers {status, uptimeMs, requests, memory} (process.memoryUsage()).
 `;
 
+/** Flags that take a number; each is checked to be decimal before anything else reads it. */
+const NUMERIC_FLAGS = ['port', 'fault-rate', 'seed', 'latency', 'max-body-bytes', 'log-size', 'headers-timeout', 'request-timeout', 'keep-alive-timeout'] as const;
+const DECIMAL = /^-?[0-9]+(\.[0-9]+)?$/;
+
 async function main(argv: string[]): Promise<number> {
   let parsed;
   try {
@@ -61,8 +65,8 @@ async function main(argv: string[]): Promise<number> {
         'no-rate-limits': { type: 'boolean', default: false },
         'stale-sequence': { type: 'string', default: 'reject' },
         'fault-rate': { type: 'string', default: '0' },
-        seed: { type: 'string', default: '1' },
-        latency: { type: 'string', default: '0' },
+        seed: { type: 'string' },
+        latency: { type: 'string' },
         ui: { type: 'boolean', default: false },
         s2s: { type: 'boolean', default: false },
         sandbox: { type: 'string' },
@@ -90,6 +94,10 @@ async function main(argv: string[]): Promise<number> {
     return 0;
   }
   if (positionals[0] !== 'emulator') return fail(positionals[0] === undefined ? 'no command given' : `unknown command ${JSON.stringify(positionals[0])}`);
+  // Decimal digits only: Number() reads '' as 0, '0x10' as 16 and 'abc' as NaN (a latency of
+  // 'abc' used to become 0 without a word).
+  const badNumber = NUMERIC_FLAGS.find((flag) => values[flag] !== undefined && !DECIMAL.test(values[flag]!));
+  if (badNumber) return fail(`--${badNumber} must be a decimal number, got ${JSON.stringify(values[badNumber])}`);
   const port = Number(values.port);
   const faultRate = Number(values['fault-rate']);
   const stale = values['stale-sequence'];
@@ -98,6 +106,7 @@ async function main(argv: string[]): Promise<number> {
   if (stale !== 'reject' && stale !== 'ignore') return fail(`--stale-sequence must be reject or ignore, got ${stale}`);
   // Flags that only mean something with --s2s are refused without it, not silently ignored.
   if (!values.s2s && (values.sandbox !== undefined || values['s2s-dir'] !== undefined)) return fail(`${values.sandbox !== undefined ? '--sandbox' : '--s2s-dir'} needs --s2s`);
+  if (values.seed !== undefined && !(faultRate > 0)) return fail('--seed needs --fault-rate above 0');
   const sandbox = values.sandbox ?? 'RETAIL';
   if (!/^[A-Za-z0-9._-]+$/.test(sandbox)) return fail(`--sandbox must look like RETAIL or XDKS.1, got ${sandbox}`);
   // The credentials' directory is made (or found unusable) before anything listens; one this
@@ -132,9 +141,9 @@ async function main(argv: string[]): Promise<number> {
       tokens: values.tokens ? values.tokens.split(',') : undefined,
       rateLimits: values['no-rate-limits'] ? false : undefined,
       staleSequence: stale,
-      latencyMs: Number(values.latency) || 0,
+      latencyMs: optional(values.latency),
       ui: values.ui || undefined,
-      faults: faultRate > 0 ? { seed: Number(values.seed), rates: Object.fromEntries(kinds.map((k) => [k, each])) } : undefined,
+      faults: faultRate > 0 ? { seed: Number(values.seed ?? 1), rates: Object.fromEntries(kinds.map((k) => [k, each])) } : undefined,
       maxBodyBytes: optional(values['max-body-bytes']),
       logSize: optional(values['log-size']),
       headersTimeoutMs: optional(values['headers-timeout']),

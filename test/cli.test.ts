@@ -80,9 +80,24 @@ it('`mpa-sync emulator --s2s` serves the token endpoints and writes the test cer
 });
 
 it('refuses a bad limit flag, naming the option', async () => {
-  const { code, err } = await ran(['emulator', '--port', '0', '--max-body-bytes', 'lots']);
+  const { code, err } = await ran(['emulator', '--port', '0', '--max-body-bytes=-5']);
   expect(code).toBe(2);
   expect(err).toMatch(/maxBodyBytes: must be an integer/);
+});
+
+it('refuses a number flag that is not a decimal number (it used to become 0, or a port read as hex), before listening', async () => {
+  for (const [flag, value] of [['--latency', 'abc'], ['--port', '0x10'], ['--port', ''], ['--max-body-bytes', 'lots']]) {
+    const { code, err, out } = await ran(['emulator', '--port', '0', flag!, value!]);
+    expect(code).toBe(2);
+    expect(err).toContain(`${flag} must be a decimal number, got ${JSON.stringify(value)}`);
+    expect(out).not.toMatch(/listening/);
+  }
+});
+
+it('refuses --seed without --fault-rate, where it would be ignored', async () => {
+  const { code, err } = await ran(['emulator', '--port', '0', '--seed', '7']);
+  expect(code).toBe(2);
+  expect(err).toMatch(/--seed needs --fault-rate/);
 });
 
 it('`mpa-sync emulator --max-body-bytes` caps bodies and /_emulator/health reports the process memory', { timeout: 20_000 }, async () => {
