@@ -70,9 +70,18 @@ export function bindMatchmaker<P = any>(sync: ActivitySync, source: EventSource,
   });
   const toMatchId = options.toMatchId ?? ((p: any) => p?.matchId);
 
-  const report = (event: string, error: unknown, groupId?: string) => {
+  const report = (event: string, error: unknown, groupId?: string, xuid?: string) => {
     const mpaError = error instanceof MpaError ? error : new MpaUsageError(`${event}: ${error instanceof Error ? error.message : String(error)}`);
-    sync.emit('error', { groupId, error: mpaError });
+    sync.emit('error', { groupId, xuid, error: mpaError });
+  };
+  // What the failed event named, for its error event (a mapper that throws names nothing).
+  const named = (read: () => unknown): string | undefined => {
+    try {
+      const value = read();
+      return typeof value === 'string' && value !== '' ? value : undefined;
+    } catch {
+      return undefined;
+    }
   };
   const matchOf = (event: string, matchId: unknown) => {
     const group = typeof matchId === 'string' ? sync.getGroup(matchId) : undefined;
@@ -83,7 +92,16 @@ export function bindMatchmaker<P = any>(sync: ActivitySync, source: EventSource,
     try {
       handle(payload);
     } catch (error) {
-      report(event, error);
+      // Each event's match (and player) through the same mapper its handler used.
+      const player = event === names.playerJoined || event === names.playerLeft;
+      const matchId = player
+        ? named(() => toPlayer(payload).matchId)
+        : event === names.matchAllocated
+          ? named(() => toGroup(payload).groupId)
+          : event === names.matchEnded
+            ? named(() => toMatchId(payload))
+            : named(() => toUpdate(payload).matchId);
+      report(event, error, matchId, player ? named(() => toPlayer(payload).xuid) : undefined);
     }
   };
 

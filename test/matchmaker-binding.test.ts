@@ -75,5 +75,13 @@ describe('bindMatchmaker', () => {
     expect(errors.map((e) => e.error.code)).toEqual(['USAGE', 'VALIDATION', 'USAGE', 'VALIDATION', 'USAGE']);
     expect(errors[0]!.error.message).toMatch(/unknown match "nope"/);
     expect(errors[2]!.error.message).toMatch(/missing xuid/);
+    // Each error event names the match (and player) the bad event named, so it can be traced.
+    expect(errors.map((e) => [e.groupId, e.xuid])).toEqual([
+      ['nope', P(1)],
+      ['m', undefined],
+      ['ok', undefined],
+      ['ok', 'abc'],
+      [undefined, undefined],
+    ]);
   });
 });
