@@ -49,7 +49,13 @@ export class SequenceStamper {
   constructor(
     private readonly source: SequenceSource,
     private readonly now: () => number,
-  ) {}
+  ) {
+    const issues = [
+      ...(typeof source === 'function' ? [] : [{ path: ['source'], message: 'must be a function from Unix ms to a bigint (xboxSequenceNumber, say)' }]),
+      ...(typeof now === 'function' ? [] : [{ path: ['now'], message: 'must be a function returning Unix ms (Date.now, say)' }]),
+    ];
+    if (issues.length) throw new MpaValidationError('SequenceStamper', issues);
+  }
 
   /** The clock's number, computed once per millisecond (a burst stamps many players at once). */
   #clockAt = Number.NaN;

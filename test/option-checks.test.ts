@@ -5,7 +5,7 @@
  */
 import { EventEmitter } from 'node:events';
 import { afterEach, describe, expect, it } from 'vitest';
-import { ActivitySync, bindMatchmaker, EmulatorCore, MpaClient, MpaUsageError, MpaValidationError, startEmulator } from '../src/index.js';
+import { ActivitySync, bindMatchmaker, EmulatorCore, MpaClient, MpaUsageError, MpaValidationError, parseRetryAfter, seededRandom, SequenceStamper, startEmulator, xboxSequenceNumber } from '../src/index.js';
 import { instrumentSync } from '../src/otel/index.js';
 import { createTestKit, type TestKit } from '../src/testing/index.js';
 
@@ -153,5 +153,28 @@ describe('malformed arguments are refused before anything starts', () => {
     expect(paths(await refusal(() => bindMatchmaker(sync!, source, { onMatchStarted: { joinRestriction: 'Closed' } } as never)))).toEqual(['onMatchStarted.joinRestriction']);
     expect(source.eventNames()).toEqual([]);
     bindMatchmaker(sync, source, { onMatchStarted: { joinRestriction: 'InviteOnly' } })(); // a good one binds
+  });
+});
+
+describe('the exported helpers refuse a caller\'s mistake, naming it, instead of a raw TypeError or a wrong value', () => {
+  it.each([
+    ['parseRetryAfter with a number for the header', () => parseRetryAfter(5 as never, { now: 0 }), ['header']],
+    ['parseRetryAfter without options', () => parseRetryAfter('5', undefined as never), ['options']],
+    ['parseRetryAfter with a negative cap (it gave a negative delay)', () => parseRetryAfter('5', { now: 0, capMs: -5 }), ['options.capMs']],
+    ['parseRetryAfter with a misspelt cap', () => parseRetryAfter('5', { now: 0, cap: 1 } as never), ['options.cap']],
+    ['parseRetryAfter with no now', () => parseRetryAfter('5', {} as never), ['options.now']],
+    ['seededRandom with NaN (every such seed gave the same sequence)', () => seededRandom(Number.NaN), ['seed']],
+    ['seededRandom with a string', () => seededRandom('x' as never), ['seed']],
+    ['new SequenceStamper without its functions', () => new SequenceStamper(5 as never, undefined as never), ['source', 'now']],
+  ])('%s', async (_name, run, named) => {
+    expect(paths(await refusal(run))).toEqual(named);
+  });
+
+  it('the same helpers still answer well-formed calls', () => {
+    expect(parseRetryAfter('5', { now: 0 })).toBe(5000);
+    expect(parseRetryAfter('garbage', { now: 0 })).toBeUndefined(); // what the header says is never an error
+    expect(parseRetryAfter(null, { now: 0, capMs: 1000 })).toBeUndefined();
+    expect(seededRandom(42)()).toBe(seededRandom(42)());
+    expect(new SequenceStamper(xboxSequenceNumber, () => 1_700_000_000_000).next('1')).toBe(xboxSequenceNumber(1_700_000_000_000));
   });
 });
