@@ -11,7 +11,7 @@ import { z } from 'zod';
 import type { AuthorizationProvider, AuthorizationRequest } from '../client.js';
 import { MpaAuthorizationError, MpaValidationError } from '../errors.js';
 import { raceSignal } from '../race-signal.js';
-import { parseInput } from '../schemas.js';
+import { parseInput, unlessUnknownKey } from '../schemas.js';
 import { signRequest } from './signature.js';
 import { SingleFlight } from './single-flight.js';
 import { postToken, type TokenTls } from './token-request.js';
@@ -64,16 +64,27 @@ const XERR_EXPIRED = 0x8015dc1f;
 const EARLY_MS = 5 * 60_000; // refresh this long before NotAfter (or at half-life, if sooner)
 const MAX_DELEGATED_USERS = 10_000;
 
+/**
+ * A sandbox id as {@link xboxServiceAuth} accepts it (`RETAIL`, `XDKS.1`, ...); the emulator's
+ * `s2s.sandboxId` uses the same rule, so that any sandbox it can be given, a client can ask for.
+ * `typeError` is the message for a value that is not a string at all.
+ * @internal
+ */
+export const sandboxIdSchema = (typeError: string) =>
+  z.string({ error: typeError }).regex(/^[A-Za-z0-9._-]+$/, { error: 'sandboxId must look like RETAIL or XDKS.1' });
+
 const pem = z.union([z.string().min(1), z.instanceof(Buffer)]);
 const httpsUrl = (name: string) => z.url({ protocol: /^https$/, error: `${name} must be an https:// URL` });
+// Strict: a misspelt option (`relyingparty`) would otherwise be dropped and its default used
+// without a word, and the token would be requested for the wrong relying party.
 const optionsSchema = z
-  .object(
+  .strictObject(
     {
       cert: pem.optional(),
       key: pem.optional(),
       pfx: z.instanceof(Buffer, { error: 'pfx must be a Buffer' }).optional(),
       passphrase: z.string().optional(),
-      sandboxId: z.string({ error: 'sandboxId is required (RETAIL, XDKS.1, ...)' }).regex(/^[A-Za-z0-9._-]+$/, { error: 'sandboxId must look like RETAIL or XDKS.1' }),
+      sandboxId: sandboxIdSchema('sandboxId is required (RETAIL, XDKS.1, ...)'),
       ca: z.union([pem, z.array(pem)]).optional(),
       serviceAuthUrl: httpsUrl('serviceAuthUrl').optional(),
       xstsUrl: httpsUrl('xstsUrl').optional(),
@@ -81,10 +92,14 @@ const optionsSchema = z
       now: z.custom<() => number>((v) => typeof v === 'function', { error: 'now must be a function' }).optional(),
       delegationToken: z.custom<(xuid: string) => unknown>((v) => typeof v === 'function', { error: 'delegationToken must be a function' }).optional(),
     },
-    { error: 'xboxServiceAuth options must be an object' },
+    { error: unlessUnknownKey('xboxServiceAuth options must be an object') },
   )
   .refine((o) => (o.pfx !== undefined) !== (o.cert !== undefined || o.key !== undefined), { error: 'give cert and key, or pfx (not both)', path: ['cert'] })
   .refine((o) => o.pfx !== undefined || (o.cert !== undefined && o.key !== undefined), { error: 'cert and key are both required', path: ['key'] });
+
+// Every option is checked: this fails to compile when one is missing from the schema.
+const EVERY_OPTION_CHECKED: Exclude<keyof XboxServiceAuthOptions, keyof typeof optionsSchema.shape> extends never ? true : never = true;
+void EVERY_OPTION_CHECKED;
 
 const tokenAnswerSchema = z.looseObject({
   IssueInstant: z.iso.datetime({ offset: true }),

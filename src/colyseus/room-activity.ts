@@ -9,7 +9,7 @@ import { ErrorCode, matchMaker, ServerError, type Client, type Room } from '@col
 import type { ActivitySync } from '../engine/activity-sync.js';
 import type { GroupUpdate, MatchGroup, RecentPlayersOptions } from '../engine/group.js';
 import { MpaError, MpaUsageError, MpaValidationError } from '../errors.js';
-import { joinRestrictionSchema, LIMITS, parseInput, xuidSchema, type JoinRestriction, type Platform, type XuidInput } from '../schemas.js';
+import { joinRestrictionSchema, knownKeysOnly, LIMITS, parseInput, xuidSchema, type JoinRestriction, type Platform, type XuidInput } from '../schemas.js';
 
 /**
  * Where a player's xuid comes from, given what Colyseus knows at `onAuth` time: the client,
@@ -42,6 +42,12 @@ export interface RoomActivityOptions {
   /** Report who played with whom when the room is disposed (and on an interval). Default: off. */
   recentPlayers?: RecentPlayersOptions;
 }
+
+/** Every key of {@link RoomActivityOptions}, for the check that refuses a misspelt one. */
+const ROOM_OPTION_KEYS = ['sync', 'connectionString', 'xuid', 'joinRestriction', 'whenLocked', 'whenPrivate', 'maxPlayers', 'platform', 'groupId', 'recentPlayers'] as const satisfies readonly (keyof RoomActivityOptions)[];
+// The list cannot fall behind the interface: this fails to compile when a key is missing.
+const EVERY_ROOM_OPTION_LISTED: Exclude<keyof RoomActivityOptions, (typeof ROOM_OPTION_KEYS)[number]> extends never ? true : never = true;
+void EVERY_ROOM_OPTION_LISTED;
 
 /** What {@link publishRoomActivity} returns. */
 export interface RoomActivity {
@@ -108,6 +114,9 @@ function publish(room: Room<any>, options: RoomActivityOptions): RoomActivity {
   if (!events || typeof events.on !== 'function') {
     throw new MpaValidationError('publishRoomActivity', [{ path: ['room'], message: 'room must be a Colyseus Room (call publishRoomActivity(this, ...) in onCreate)' }]);
   }
+  // A misspelt option (`platfrom`, `whenlocked`) would otherwise be dropped and its default
+  // published to every player without a word.
+  if (options !== undefined && options !== null) knownKeysOnly('publishRoomActivity', options, ROOM_OPTION_KEYS);
   const { sync, xuid: resolveXuid } = options ?? ({} as RoomActivityOptions);
   if (typeof resolveXuid !== 'function') throw new MpaValidationError('publishRoomActivity', [{ path: ['xuid'], message: 'xuid must be a function (client, options, auth) => xuid' }]);
   if (!sync || typeof sync.group !== 'function') throw new MpaValidationError('publishRoomActivity', [{ path: ['sync'], message: 'sync must be an ActivitySync' }]);

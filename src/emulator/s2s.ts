@@ -11,19 +11,45 @@ import type { Socket } from 'node:net';
 import type { TLSSocket } from 'node:tls';
 import { inspect } from 'node:util';
 import { z } from 'zod';
+import { sandboxIdSchema } from '../auth/service-auth.js';
+import { msSchema, parseInput, unlessUnknownKey } from '../schemas.js';
 import type { AuthorizationCheck, CoreRequest } from './core.js';
 import { createTestAuthority } from './s2s-certs.js';
 import { signatureProblem } from './s2s-verify.js';
 
-/** Options of the emulator's S2S mode (`startEmulator({ s2s: { ... } })`). */
+/**
+ * Options of the emulator's S2S mode (`startEmulator({ s2s: { ... } })`). Checked before
+ * anything listens: an unknown key or a bad value is an `MpaValidationError` naming `s2s.<key>`.
+ */
 export interface S2sOptions {
-  /** Lifetime of a service token (S-token). Default 14 days, as the service. */
+  /** Lifetime of a service token (S-token), in ms: an integer from 1 to 2^31-1 (about 24.8 days). Default 14 days, as the service. */
   sTokenLifetimeMs?: number;
-  /** Lifetime of an XSTS token. Default 8 hours, as the documented example. */
+  /** Lifetime of an XSTS token, in ms: an integer from 1 to 2^31-1 (about 24.8 days). Default 8 hours, as the documented example. */
   xstsLifetimeMs?: number;
-  /** The one sandbox the emulator's certificate is allowed in. Default `RETAIL`. */
+  /**
+   * The one sandbox the emulator's certificate is allowed in. Default `RETAIL`. Case-sensitive,
+   * letters, digits, `.`, `_` and `-` only: the sandbox ids `xboxServiceAuth` accepts.
+   */
   sandboxId?: string;
 }
+
+// Lifetimes are held to the timer range like every other millisecond option. Nothing here puts
+// them on a timer (they are compared with the clock), but a client may: the tokens' NotAfter
+// minus IssueInstant is what a caller schedules its refresh with. And far past it the dates
+// break: 1e15 ms gives a NotAfter in year 33658, which no ISO-8601 reader accepts.
+const s2sOptionsSchema = z.strictObject(
+  {
+    sTokenLifetimeMs: msSchema('sTokenLifetimeMs', 1).optional(),
+    xstsLifetimeMs: msSchema('xstsLifetimeMs', 1).optional(),
+    // Exactly what xboxServiceAuth accepts: a sandbox a client cannot ask for would make every
+    // XSTS request fail with a sandbox error that blames the certificate.
+    sandboxId: sandboxIdSchema('sandboxId must be a string such as RETAIL or XDKS.1').optional(),
+  },
+  { error: unlessUnknownKey('s2s must be true, false or an object of S2S options') },
+);
+// Every option is checked: this fails to compile when one is missing from the schema.
+const EVERY_S2S_OPTION_CHECKED: Exclude<keyof S2sOptions, keyof typeof s2sOptionsSchema.shape> extends never ? true : never = true;
+void EVERY_S2S_OPTION_CHECKED;
 
 /** What a caller needs to authenticate to the emulator like to the real service. */
 export interface S2sCredentials {
@@ -84,11 +110,15 @@ class Answer {
   ) {}
 }
 
-/** Starts the token services on a loopback HTTPS port (IPv6 when `host` is `::1`) with a fresh test CA. */
+/**
+ * Starts the token services on a loopback HTTPS port (IPv6 when `host` is `::1`) with a fresh test CA.
+ * Refuses bad `options` (as `emulator options`, paths under `s2s`) before creating anything.
+ */
 export async function startS2sService(options: S2sOptions, now: () => number, host = '127.0.0.1'): Promise<S2sService> {
-  const sTokenLifetimeMs = options.sTokenLifetimeMs ?? 14 * 86_400_000;
-  const xstsLifetimeMs = options.xstsLifetimeMs ?? 8 * 3_600_000;
-  const sandboxId = options.sandboxId ?? 'RETAIL';
+  const checked = parseInput(s2sOptionsSchema, options, 'emulator options', ['s2s']);
+  const sTokenLifetimeMs = checked.sTokenLifetimeMs ?? 14 * 86_400_000;
+  const xstsLifetimeMs = checked.xstsLifetimeMs ?? 8 * 3_600_000;
+  const sandboxId = checked.sandboxId ?? 'RETAIL';
   const authority = createTestAuthority();
   const server = authority.serverCertificate();
   const client = authority.clientCertificate();

@@ -5,13 +5,14 @@
 import { setMaxListeners } from 'node:events';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
-import { EMULATOR_OPTION_KEYS, EmulatorCore, type CoreResponse, type EmulatorOptions, type FaultKind, type StoredActivity } from './core.js';
+import { checkEmulatorOptions, EMULATOR_OPTION_KEYS, EmulatorCore, type CoreResponse, type EmulatorOptions, type FaultKind, type StoredActivity } from './core.js';
 import { inspectionListener, inspectionServed } from './inspection-http.js';
 import { startS2sService, type S2sCredentials, type S2sOptions } from './s2s.js';
 import { raceSignal } from '../race-signal.js';
 import { readBodyThen, TOO_LARGE, type BodyRead } from './body-reader.js';
 import { integerOption } from './option-checks.js';
 import { knownKeysOnly, MAX_TIMER_MS } from '../schemas.js';
+import { MpaUsageError } from '../errors.js';
 
 /** Options of {@link startEmulator}. */
 export interface StartEmulatorOptions extends EmulatorOptions {
@@ -116,10 +117,12 @@ export async function startEmulator(options: StartEmulatorOptions = {}): Promise
   const headersTimeout = integerOption('headersTimeoutMs', options.headersTimeoutMs, 10_000, 1, MAX_TIMER_MS);
   const requestTimeout = integerOption('requestTimeoutMs', options.requestTimeoutMs, Math.max(30_000, headersTimeout), headersTimeout, MAX_TIMER_MS);
   const keepAliveTimeout = integerOption('keepAliveTimeoutMs', options.keepAliveTimeoutMs, 5000, 1, MAX_TIMER_MS);
-  const s2s = options.s2s ? await startS2sService(options.s2s === true ? {} : options.s2s, () => (options.now ?? Date.now)(), options.host ?? '127.0.0.1') : undefined;
-  // The core takes its own options only (it refuses any other key, such as `port`).
+  // The core takes its own options only (it refuses any other key, such as `port`). They are
+  // checked before the token endpoints start, so that a bad one leaves nothing listening.
   const coreOptions: EmulatorOptions = {};
   for (const key of EMULATOR_OPTION_KEYS) if (key in options) (coreOptions as Record<string, unknown>)[key] = options[key];
+  checkEmulatorOptions(coreOptions);
+  const s2s = options.s2s ? await startS2sService(options.s2s === true ? {} : options.s2s, () => (options.now ?? Date.now)(), options.host ?? '127.0.0.1') : undefined;
   if (s2s) coreOptions.authorize = (request) => s2s.authorize(request);
   const core = new EmulatorCore(coreOptions);
   const closing = new AbortController();
@@ -350,9 +353,17 @@ function endWithJson(socket: Socket, status: number, reason: string, errorCode: 
 
 /**
  * A `fetch` answering from the core in-process: same behaviour, no socket, no real time. A
- * body past `maxBodyBytes` (default 64 KiB, as on the socket) is answered 413.
+ * body past `maxBodyBytes` (default 64 KiB, as on the socket) is answered 413. Without a core
+ * it throws {@link MpaUsageError}; an unknown option is a `VALIDATION` error naming it.
  */
 export function inProcessFetch(core: EmulatorCore, options: { maxBodyBytes?: number } = {}): typeof fetch {
+  // Checked here, not at the first call: a missing core would otherwise surface later as a
+  // TypeError inside whatever client was given this fetch, far from the mistake.
+  if (typeof (core as Partial<EmulatorCore> | undefined)?.handle !== 'function' || typeof core.refuse !== 'function') {
+    throw new MpaUsageError('inProcessFetch: the first argument must be an EmulatorCore (inProcessFetch(new EmulatorCore(), options), or use emulator.fetch)');
+  }
+  // A misspelt option (`maxBody`) would otherwise be dropped and the 64 KiB default used.
+  knownKeysOnly('inProcessFetch options', options, ['maxBodyBytes']);
   const maxBodyBytes = integerOption('maxBodyBytes', options.maxBodyBytes, DEFAULT_MAX_BODY_BYTES, 0, 2 ** 30);
   // UTF-8 with a leading BOM dropped, as Request.text() decodes; one decoder serves every call.
   const utf8 = new TextDecoder();
