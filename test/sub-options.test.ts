@@ -178,3 +178,14 @@ describe('a bad emulator option beside s2s', () => {
     expect(listening()).toBe(before);
   });
 });
+
+describe("the emulator's s2s credentials", () => {
+  it('go to xboxServiceAuth as they are (its unknown-key check must not refuse them), and calls then succeed', async () => {
+    const emulator = await startEmulator({ port: 0, s2s: true });
+    started.push(emulator);
+    const auth = xboxServiceAuth(emulator.s2s!);
+    const client = new MpaClient({ titleId: 1234567890, baseUrl: emulator.url, authorization: auth });
+    await expect(client.getActivity('2533274800000001')).resolves.toBeNull();
+    expect(emulator.s2s!.issued).toEqual({ serviceTokens: 1, xstsTokens: 1 }); // still readable
+  });
+});

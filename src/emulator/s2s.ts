@@ -222,7 +222,10 @@ export async function startS2sService(options: S2sOptions, now: () => number, ho
   const address = https.address() as { address: string; port: number; family: string };
   const origin = `https://${address.family === 'IPv6' ? `[${address.address}]` : address.address}:${address.port}`;
 
-  const credentials = { cert: client.cert, key: client.key, ca: authority.ca, serviceAuthUrl: `${origin}/service/authenticate`, xstsUrl: `${origin}/xsts/authorize`, sandboxId, issued };
+  const credentials = { cert: client.cert, key: client.key, ca: authority.ca, serviceAuthUrl: `${origin}/service/authenticate`, xstsUrl: `${origin}/xsts/authorize`, sandboxId } as S2sCredentials;
+  // A live counter, not something to hand on: not enumerable, so that
+  // `xboxServiceAuth(emulator.s2s)`, which refuses unknown keys, takes the credentials as they are.
+  Object.defineProperty(credentials, 'issued', { value: issued, enumerable: false });
   // Even a throw-away key is kept out of util.inspect and JSON: logs get copied around.
   const shown = () => ({ serviceAuthUrl: credentials.serviceAuthUrl, xstsUrl: credentials.xstsUrl, sandboxId, issued, cert: '[certificate]', key: '[hidden]', ca: '[certificate]' });
   Object.defineProperties(credentials, {
