@@ -9,6 +9,7 @@
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { sandboxIdSchema } from './auth/service-auth.js';
 import { parseArgs } from 'node:util';
 import { startEmulator, type Emulator } from './emulator/server.js';
 import type { FaultKind } from './emulator/core.js';
@@ -108,7 +109,8 @@ async function main(argv: string[]): Promise<number> {
   if (!values.s2s && (values.sandbox !== undefined || values['s2s-dir'] !== undefined)) return fail(`${values.sandbox !== undefined ? '--sandbox' : '--s2s-dir'} needs --s2s`);
   if (values.seed !== undefined && !(faultRate > 0)) return fail('--seed needs --fault-rate above 0');
   const sandbox = values.sandbox ?? 'RETAIL';
-  if (!/^[A-Za-z0-9._-]+$/.test(sandbox)) return fail(`--sandbox must look like RETAIL or XDKS.1, got ${sandbox}`);
+  // The rule xboxServiceAuth (and so the emulator) applies, checked here before any directory is made.
+  if (!sandboxIdSchema('').safeParse(sandbox).success) return fail(`--sandbox must look like RETAIL or XDKS.1, got ${sandbox}`);
   // The credentials' directory is made (or found unusable) before anything listens; one this
   // command creates in the temporary directory is removed at exit, key and all.
   let s2sDir: string | undefined;

@@ -161,6 +161,12 @@ describe('inProcessFetch checks its arguments when called, not at the first requ
     expect(error.issues).toEqual([{ path: ['maxBody'], message: 'unknown key (a typo?)' }]);
   });
 
+  it('names itself, not the emulator, when its body limit is out of range', () => {
+    const error = thrown(() => inProcessFetch(new EmulatorCore(), { maxBodyBytes: -1 })) as MpaValidationError;
+    expect(error).toBeInstanceOf(MpaValidationError);
+    expect(error.message).toMatch(/^invalid inProcessFetch options: maxBodyBytes/);
+  });
+
   it('refuses to be called without an EmulatorCore, with a usage error saying what it needs', () => {
     for (const core of [undefined, null, {}, { maxBodyBytes: 5 }]) {
       const error = thrown(() => inProcessFetch(core as unknown as EmulatorCore)) as MpaUsageError;

@@ -146,11 +146,12 @@ const emulatorOptionsSchema = z.strictObject(
 );
 /**
  * Refuses bad {@link EmulatorOptions} (unknown keys, malformed values) with an
- * MpaValidationError naming each; `basePath` prefixes the paths (the test kit's `emulator`).
+ * MpaValidationError naming each, as `what`'s error; `basePath` prefixes the paths (the test
+ * kit's `emulator`).
  * @internal
  */
-export function checkEmulatorOptions(options: unknown, basePath: string[] = []): void {
-  parseInput(emulatorOptionsSchema, options, basePath.length ? 'test kit options' : 'emulator options', basePath);
+export function checkEmulatorOptions(options: unknown, what = 'emulator options', basePath: string[] = []): void {
+  parseInput(emulatorOptionsSchema, options, what, basePath);
 }
 
 // Every option is checked: this fails to compile when one is missing from the schema.

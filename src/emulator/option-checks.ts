@@ -4,11 +4,11 @@
  */
 import { MpaValidationError } from '../errors.js';
 
-/** Returns `value` (or `fallback` when undefined) if it is an integer in `min..max`; throws otherwise. */
-export function integerOption(name: string, value: number | undefined, fallback: number, min: number, max: number): number {
+/** Returns `value` (or `fallback` when undefined) if it is an integer in `min..max`; throws otherwise, as `what`'s error. */
+export function integerOption(name: string, value: number | undefined, fallback: number, min: number, max: number, what = 'emulator options'): number {
   if (value === undefined) return fallback;
   if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
-    throw new MpaValidationError('emulator options', [{ path: [name], message: `must be an integer from ${min} to ${max}, got ${String(value)}` }]);
+    throw new MpaValidationError(what, [{ path: [name], message: `must be an integer from ${min} to ${max}, got ${String(value)}` }]);
   }
   return value;
 }

@@ -364,7 +364,7 @@ export function inProcessFetch(core: EmulatorCore, options: { maxBodyBytes?: num
   }
   // A misspelt option (`maxBody`) would otherwise be dropped and the 64 KiB default used.
   knownKeysOnly('inProcessFetch options', options, ['maxBodyBytes']);
-  const maxBodyBytes = integerOption('maxBodyBytes', options.maxBodyBytes, DEFAULT_MAX_BODY_BYTES, 0, 2 ** 30);
+  const maxBodyBytes = integerOption('maxBodyBytes', options.maxBodyBytes, DEFAULT_MAX_BODY_BYTES, 0, 2 ** 30, 'inProcessFetch options');
   // UTF-8 with a leading BOM dropped, as Request.text() decodes; one decoder serves every call.
   const utf8 = new TextDecoder();
   return async (input, init) => {

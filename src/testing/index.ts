@@ -110,7 +110,7 @@ export async function createTestKit(options: TestKitOptions = {}): Promise<TestK
   // A misspelt option would silently give the default (real rate limits, say, or a shared clock).
   knownKeysOnly('test kit options', options, KIT_OPTION_KEYS);
   // Checked whole here: the kit takes latencyMs out before the core would see it.
-  if (options.emulator !== undefined) checkEmulatorOptions(options.emulator, ['emulator']);
+  if (options.emulator !== undefined) checkEmulatorOptions(options.emulator, 'test kit options', ['emulator']);
   checkKitOptions(options);
   const start = options.now === undefined ? Date.parse('2026-01-01T00:00:00Z') : +options.now;
   const own = options.clock;
