@@ -29,6 +29,8 @@ describe('RequestLog', () => {
         { nil: undefined },
       ),
       status: fc.constantFrom(200, 204, 400, 429),
+      // The HTTP transport passes the bytes the body was decoded from; a direct caller does not.
+      asBytes: fc.boolean(),
       // What only some requests have.
       extra: fc.option(fc.constantFrom({ fault: '500' as const }, { throttled: true, retryAfterSeconds: 3 }, { xuid: '9' }, { xuid: null }), { nil: undefined, freq: 3 }),
     });
@@ -38,7 +40,7 @@ describe('RequestLog', () => {
         const log = new RequestLog(capacity, subjectOf, 16);
         const model: LoggedRequest[] = [];
         requests.forEach((r, i) => {
-          log.add(1_700_000_000_000 + i, r.method, r.path, r.body, r.status, r.extra);
+          log.add(1_700_000_000_000 + i, r.method, r.path, r.body, r.status, r.extra, r.asBytes && r.body !== undefined ? Buffer.from(r.body) : undefined);
           let body: unknown = r.body;
           if (r.body !== undefined) {
             try {
@@ -61,6 +63,16 @@ describe('RequestLog', () => {
       }),
       { numRuns: 200 },
     );
+  });
+
+  it('keeps the bytes a body arrived in: it reads back as their decoding, invalid UTF-8 included', () => {
+    const log = new RequestLog(4, subjectOf, 16);
+    const bytes = Buffer.from([0x7b, 0x22, 0x61, 0x22, 0x3a, 0x22, 0xff, 0xe2, 0x82, 0x22, 0x7d]); // {"a":"<bad><cut €>"}
+    const text = bytes.toString('utf8');
+    log.add(1, 'PUT', '/titles/1/users/2533274800000001/activities', text, 400, undefined, bytes);
+    log.add(2, 'PUT', '/titles/1/users/2533274800000001/activities', '{"b":1}', 204, undefined, Buffer.from('{"b":1}'));
+    expect(log.toArray().map((e) => e.body)).toEqual([JSON.parse(text), { b: 1 }]);
+    expect((log.toArray()[0]!.body as { a: string }).a).toBe('\ufffd\ufffd');
   });
 
   it('an entry that exactly fills the room left, at the end of the ring or before the oldest entry, overwrites nothing', () => {

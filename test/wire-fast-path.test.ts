@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { startEmulator } from '../src/index.js';
 import { activityInputSchema, deleteInputSchema, wirePlatformSchema } from '../src/schemas.js';
-import { fastActivity, fastDelete } from '../src/emulator/wire-fast-path.js';
+import { fastActivity, fastDelete, isCanonicalUlong } from '../src/emulator/wire-fast-path.js';
 
 // The emulator's own wire schemas, as core.ts builds them: the reference the fast path must match.
 const wireActivity = z.object({ ...activityInputSchema.shape, platform: wirePlatformSchema.optional() });
@@ -93,6 +93,17 @@ describe('the hand-written PUT/DELETE check', () => {
     } finally {
       await emulator.close();
     }
+  });
+});
+
+describe('the canonical unsigned integer check', () => {
+  it('checks canonical unsigned integers as the regular expression it replaces did', () => {
+    fc.assert(
+      fc.property(fc.oneof(fc.stringMatching(/^[0-9]{0,21}$/), fc.string({ maxLength: 21 })), (t) => {
+        expect(isCanonicalUlong(t)).toBe(/^[1-9][0-9]{0,18}$/.test(t));
+      }),
+      { numRuns: 2000 },
+    );
   });
 });
 

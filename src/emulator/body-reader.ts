@@ -7,11 +7,11 @@ import type { IncomingMessage } from 'node:http';
 /** The body went past the limit; reading stopped there. */
 export const TOO_LARGE = Symbol('too large');
 
-/** What {@link readBodyThen} gives: the body, or {@link TOO_LARGE}. */
-export type BodyRead = string | typeof TOO_LARGE;
+/** What {@link readBodyThen} gives: the body's bytes, or {@link TOO_LARGE}. */
+export type BodyRead = Buffer | typeof TOO_LARGE;
 
 /**
- * Reads the body as UTF-8 up to `maxBytes`, then calls `done` once, inside the request's own
+ * Reads the body's bytes up to `maxBytes`, then calls `done` once, inside the request's own
  * `end` event (or at once with {@link TOO_LARGE} for a declared length past the limit, or as
  * soon as the bytes pass it), so the answer is written without waiting for a microtask.
  * `done` must not throw. A request aborted before its end never calls `done`: there is nobody
@@ -43,6 +43,6 @@ export function readBodyThen(req: IncomingMessage, maxBytes: number, done: (resu
   // done with once answered): removing them per request costs more than the guard.
   req.on('data', onData);
   req.on('end', () => {
-    if (size <= maxBytes) done(chunks.length === 1 ? chunks[0]!.toString('utf8') : Buffer.concat(chunks, size).toString('utf8'));
+    if (size <= maxBytes) done(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size));
   });
 }

@@ -12,7 +12,7 @@ import { sleep } from '../sleep.js';
 import { RingBuffer } from './ring-buffer.js';
 import { RequestLog, type LogExtra } from './request-log.js';
 import { MpaValidationError, type ValidationIssue } from '../errors.js';
-import { fastActivity, fastDelete } from './wire-fast-path.js';
+import { fastActivity, fastDelete, isCanonicalUlong } from './wire-fast-path.js';
 
 /** A fault the emulator can inject instead of serving a request. */
 export type FaultKind = '500' | '503' | '503-retry-after' | '429' | 'reset' | 'hang' | 'not-json';
@@ -236,6 +236,11 @@ export interface CoreRequest {
   path: string;
   headers: Record<string, string | undefined>;
   body: string;
+  /**
+   * The bytes `body` was decoded from (UTF-8), when the transport has them: the request log
+   * copies them instead of encoding `body` again. Optional; `startEmulator` passes them.
+   */
+  bodyBytes?: Uint8Array | undefined;
   signal?: AbortSignal | undefined;
 }
 
@@ -252,7 +257,6 @@ const AUTH_HASH_START = 'XBL3.0 x='.length;
 // Ids in the path are checked with regular expressions, not zod: this runs on every request.
 // A canonical xuid (no leading zero, at most 19 digits) is always within 1..2^64-1; anything
 // else (leading zeros, 20 digits, garbage) takes the schema's slower path and its messages.
-const CANONICAL_XUID = /^[1-9][0-9]{0,18}$/;
 const DECIMAL = /^[0-9]{1,10}$/;
 const INVITE_PATH = /^\/titles\/([^/]+)\/invites\/server\/?$/;
 const QUERY_PATH = /^\/titles\/([^/]+)\/activities\/query\/?$/;
@@ -301,7 +305,8 @@ export class EmulatorCore {
   #inFlight = new Map<string, number>();
   #forced: { kind: FaultKind; retryAfterSeconds: number }[] = [];
   readonly #log: RequestLog;
-  #lastTitle: { raw: string; titleId: number; keyPrefix: string } | undefined;
+  /** `canonical`: the raw title id is the number's own spelling (no leading zero). */
+  #lastTitle: { raw: string; titleId: number; keyPrefix: string; canonical: boolean } | undefined;
   /** The last Authorization header the built-in check accepted, and its caller. */
   #lastAuthorization: { header: string; caller: string } | undefined;
   readonly #invites: RingBuffer<RecordedInvite>;
@@ -365,17 +370,17 @@ export class EmulatorCore {
    * `log` and `counters` show every answered request.
    */
   refuse(method: string, path: string, status: number, errorCode: string, debugMessage: string): CoreResponse {
-    this.#record(this.now(), method, path, undefined, status, NO_SUBJECT);
+    this.#record(this.now(), method, path, undefined, undefined, status, NO_SUBJECT);
     return json(status, { errorCode, debugMessage });
   }
 
   #finish(time: number, request: CoreRequest, response: CoreResponse, status: number, extra: LogExtra | undefined): CoreResponse {
-    this.#record(time, request.method, request.path, request.body || undefined, status, extra);
+    this.#record(time, request.method, request.path, request.body || undefined, request.bodyBytes, status, extra);
     return response;
   }
 
-  #record(time: number, method: string, path: string, body: string | undefined, status: number, extra: LogExtra | undefined): void {
-    this.#log.add(time, method, path, body, status, extra);
+  #record(time: number, method: string, path: string, body: string | undefined, bodyBytes: Uint8Array | undefined, status: number, extra: LogExtra | undefined): void {
+    this.#log.add(time, method, path, body, status, extra, bodyBytes);
     const counters = this.counters;
     counters.requests++;
     counters.byStatus[status] = (counters.byStatus[status] ?? 0) + 1;
@@ -543,9 +548,9 @@ export class EmulatorCore {
       // A game server uses one title id for hours: the last one checked is remembered.
       if (route.titleId !== this.#lastTitle?.raw) {
         const parsed = parseTitleId(route.titleId);
-        this.#lastTitle = { raw: route.titleId, titleId: parsed, keyPrefix: `${parsed}/` };
+        this.#lastTitle = { raw: route.titleId, titleId: parsed, keyPrefix: `${parsed}/`, canonical: route.titleId === String(parsed) };
       }
-      const { titleId, keyPrefix } = this.#lastTitle;
+      const { titleId, keyPrefix, canonical } = this.#lastTitle;
       if (this.#options.titleIds && !this.#options.titleIds.includes(titleId)) {
         throw invalid(`the caller may not access title ${titleId}`, 'AuthorizationError');
       }
@@ -556,9 +561,8 @@ export class EmulatorCore {
         subject = sender;
         subjectExtra = { xuid: sender };
       }
-      const key = keyPrefix + subject;
-      if (this.#limits) this.#rateLimit(route.category, key, time);
-      const response = this.#apply(route, titleId, subject, key, body, time);
+      if (this.#limits) this.#rateLimit(route.category, keyPrefix + subject, time);
+      const response = this.#apply(route, titleId, subject, route.xuid === undefined ? '' : this.#stateKey(route, titleId, canonical, subject), body, time);
       return this.#finish(time, request, response, response.kind === 'answer' ? response.status : 0, subjectExtra);
     } catch (error) {
       if (!(error instanceof Refusal)) throw error;
@@ -588,6 +592,15 @@ export class EmulatorCore {
     const caller = header.slice(AUTH_HASH_START, header.indexOf(';'));
     this.#lastAuthorization = { header, caller };
     return caller;
+  }
+
+  /**
+   * A user's key in the activity tables: `/titleId/users/xuid`. Taken from the path as it is
+   * when the path already spells both ids canonically (every client's requests): a key built
+   * by concatenation costs a copy and a malloc each time the tables hash it.
+   */
+  #stateKey(route: Route, titleId: number, canonicalTitle: boolean, xuid: string): string {
+    return route.stateKey !== undefined && canonicalTitle && xuid === route.xuid ? route.stateKey : stateKeyOf(titleId, xuid);
   }
 
   #rateLimit(category: RateCategory, key: string, time: number): void {
@@ -658,7 +671,7 @@ export class EmulatorCore {
         let text = '{"userActivities":[';
         for (let i = 0; i < input.users.length; i++) {
           const xuid = input.users[i]!;
-          const activity = this.#live(`${titleId}/${xuid}`, time);
+          const activity = this.#live(stateKeyOf(titleId, xuid), time);
           text += `${i ? ',' : ''}{"userId":${JSON.stringify(xuid)},"activities":[${activity ? this.#presentedOf(activity).json : ''}]}`;
         }
         return answer(200, `${text}]}`, { 'content-type': 'application/json' });
@@ -736,10 +749,19 @@ export class EmulatorCore {
   }
 }
 
+/** `stateKey`: the path's `/titleId/users/xuid` part, when the xuid needed no percent-decoding. */
 type Route =
-  | { kind: 'get' | 'put' | 'delete'; titleId: string; xuid: string; category: RateCategory }
-  | { kind: 'invite' | 'query' | 'recent'; titleId: string; xuid?: undefined; category: RateCategory }
-  | { kind: 'wrong-method'; titleId: string; xuid?: undefined; category: RateCategory };
+  | { kind: 'get' | 'put' | 'delete'; titleId: string; xuid: string; category: RateCategory; stateKey: string | undefined }
+  | { kind: 'invite' | 'query' | 'recent'; titleId: string; xuid?: undefined; category: RateCategory; stateKey?: undefined }
+  | { kind: 'wrong-method'; titleId: string; xuid?: undefined; category: RateCategory; stateKey?: undefined };
+
+/**
+ * A user's key in the emulator's activity tables (see `#stateKey`). It starts with the `/`:
+ * V8 hashes a key that starts with a digit twice over (it may be an array index).
+ */
+function stateKeyOf(titleId: number, xuid: string): string {
+  return `/${titleId}/users/${xuid}`;
+}
 
 function routeOf(method: string, rawPath: string): Route | undefined {
   const query = rawPath.indexOf('?');
@@ -778,7 +800,9 @@ function activityRoute(method: string, path: string): Route | undefined {
   const titleId = path.slice(TITLES.length, titleEnd);
   const kind = method === 'GET' ? 'get' : method === 'PUT' ? 'put' : method === 'DELETE' ? 'delete' : undefined;
   if (!kind) return { kind: 'wrong-method', titleId, category: 'read' };
-  return { kind, titleId, xuid: decodeSegment(path.slice(xuidStart, xuidEnd)), category: kind === 'get' ? 'read' : 'write' };
+  const segment = path.slice(xuidStart, xuidEnd);
+  const plain = !segment.includes('%');
+  return { kind, titleId, xuid: plain ? segment : decodeSegment(segment), category: kind === 'get' ? 'read' : 'write', stateKey: plain ? path.slice(TITLES.length - 1, xuidEnd) : undefined };
 }
 
 /**
@@ -803,7 +827,7 @@ function parseTitleId(raw: string): number {
 }
 
 function parseXuid(raw: string): string {
-  if (CANONICAL_XUID.test(raw)) return raw;
+  if (isCanonicalUlong(raw)) return raw;
   const parsed = xuidSchema.safeParse(raw);
   if (!parsed.success) throw invalid(`xuid: ${parsed.error.issues[0]!.message}`);
   return parsed.data;

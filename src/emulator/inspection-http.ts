@@ -57,7 +57,10 @@ export function inspectionListener(core: EmulatorCore, exposure: InspectionExpos
   return (req, res) => {
     if (!served) return false;
     const url = req.url ?? '/';
-    // The service's own routes (every request of a load test) leave here without allocating.
+    // The service's own routes (every request of a load test) leave here without allocating,
+    // most at their second character: only `/`, `/?...` and `/_emulator...` are for us.
+    const second = url.charCodeAt(1);
+    if (url.length > 1 && second !== 63 && second !== 95) return false;
     if (url !== '/' && !url.startsWith('/?') && !url.startsWith('/_emulator')) return false;
     const path = url.split('?')[0]!;
     const method = req.method ?? 'GET';

@@ -59,8 +59,12 @@ export class RequestLog {
     return this.#time.length;
   }
 
-  /** Logs a request, dropping the oldest one when full. O(1) amortized, no heap allocation once warm. */
-  add(time: number, method: string, path: string, body: string | undefined, status: number, extra: LogExtra | undefined): void {
+  /**
+   * Logs a request, dropping the oldest one when full. O(1) amortized, no heap allocation once
+   * warm. `bodyBytes`, when given, are the bytes `body` was decoded from: copied as they are,
+   * which is cheaper than encoding `body` again.
+   */
+  add(time: number, method: string, path: string, body: string | undefined, status: number, extra: LogExtra | undefined, bodyBytes?: Uint8Array): void {
     if (this.#capacity === 0) return;
     let slot: number;
     if (this.#time.length < this.#capacity) {
@@ -84,12 +88,20 @@ export class RequestLog {
       this.#bodyBytes[slot] = -1; // the slot's old bytes are free from here on
     }
     // At most 3 bytes of UTF-8 per UTF-16 code unit.
-    const at = this.#reserve(3 * (path.length + (body?.length ?? 0)), slot);
+    const bytes = body === undefined ? undefined : bodyBytes;
+    const at = this.#reserve(3 * path.length + (bytes ? bytes.length : 3 * (body?.length ?? 0)), slot);
     const pathBytes = this.#bytes.write(path, at, 'utf8');
+    let size = -1;
+    if (bytes) {
+      this.#bytes.set(bytes, at + pathBytes);
+      size = bytes.length;
+    } else if (body !== undefined) {
+      size = this.#bytes.write(body, at + pathBytes, 'utf8');
+    }
     this.#at[slot] = at;
     this.#pathBytes[slot] = pathBytes;
-    this.#bodyBytes[slot] = body === undefined ? -1 : this.#bytes.write(body, at + pathBytes, 'utf8');
-    this.#head = at + pathBytes + Math.max(0, this.#bodyBytes[slot]!);
+    this.#bodyBytes[slot] = size;
+    this.#head = at + pathBytes + Math.max(0, size);
   }
 
   /**
