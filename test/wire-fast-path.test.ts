@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { startEmulator } from '../src/index.js';
 import { activityInputSchema, deleteInputSchema, wirePlatformSchema } from '../src/schemas.js';
-import { fastActivity, fastDelete, isCanonicalUlong } from '../src/emulator/wire-fast-path.js';
+import { fastActivity, fastDelete, isCanonicalUlong, scanActivity } from '../src/emulator/wire-fast-path.js';
 
 // The emulator's own wire schemas, as core.ts builds them: the reference the fast path must match.
 const wireActivity = z.object({ ...activityInputSchema.shape, platform: wirePlatformSchema.optional() });
@@ -90,6 +90,82 @@ describe('the hand-written PUT/DELETE check', () => {
       const ios = await fetch(`${emulator.url}/titles/1/users/2533274800000001/activities`, { method: 'PUT', headers: { authorization: 'XBL3.0 x=1;t' }, body: JSON.stringify({ connectionString: 'c', joinRestriction: 'Public', sequenceNumber: '2', platform: 'iOS' }) });
       expect(ios.status).toBe(204);
       expect(emulator.activity('2533274800000001')?.platform).toBe('IOS');
+    } finally {
+      await emulator.close();
+    }
+  });
+});
+
+// The texts the scanner meets: every body above as JSON, compact or indented, with keys
+// repeated, escapes, fractions, non-ASCII and stray characters spliced in at random places.
+const PLAIN_PUT = '{"connectionString":"203.0.113.7:7777","joinRestriction":"Public","sequenceNumber":"1","currentPlayers":3,"maxPlayers":8,"groupId":"m1"}';
+const splice = fc.constantFrom('\\u0041', '\\n', '\\"', '.5', 'e2', '-', '0', '00', ',', '}', '{', '"', ':', ' ', '\n', '\t', '\u0001', '\u007f', '[1]', 'null', 'true', '"x":1', '"__proto__":1', '"sequenceNumber":"2"', '"sequenceNumber":3', '"platform":"Win32"', 'é', '中', '\ud800');
+const text = fc.oneof(
+  fc.tuple(body, fc.constantFrom(undefined, undefined, 0, 1, '\t')).map(([input, indent]) => (input === undefined ? '' : JSON.stringify(input, null, indent as string | number | undefined))),
+  fc.tuple(fc.oneof(body.map((input) => (input === undefined ? '' : JSON.stringify(input))), fc.constant(PLAIN_PUT)), fc.nat(), splice).map(([t, at, piece]) => t.slice(0, at % (t.length + 1)) + piece + t.slice(at % (t.length + 1))),
+  fc.tuple(fc.constant(PLAIN_PUT), fc.nat()).map(([t, at]) => t.slice(0, at % t.length) + t.slice((at % t.length) + 1)),
+  fc.string({ maxLength: 40 }),
+);
+const scan = (t: string) => scanActivity(Buffer.from(t), t);
+
+describe('reading a PUT body from its bytes, without JSON.parse', () => {
+  it('gives exactly what JSON.parse and the hand-written check give, or leaves the body to them', () => {
+    let scanned = 0;
+    fc.assert(
+      fc.property(text, (t) => {
+        const fast = scan(t);
+        if (!fast) return;
+        scanned++;
+        // Whatever it reads is valid JSON, and reads the same through JSON.parse.
+        expect(JSON.stringify(fast, bigints)).toBe(JSON.stringify(fastActivity(JSON.parse(t)), bigints));
+      }),
+      { numRuns: 5000 },
+    );
+    expect(scanned).toBeGreaterThan(200); // the comparison above really ran
+  });
+
+  it('reads the compact body clients send', () => {
+    expect(scan(PLAIN_PUT)).toEqual({ connectionString: '203.0.113.7:7777', joinRestriction: 'Public', sequenceNumber: 1n, currentPlayers: 3, maxPlayers: 8, groupId: 'm1', platform: undefined });
+    expect(scan('{"joinRestriction":"InviteOnly","sequenceNumber":12,"connectionString":"c","platform":"Win32"}')).toEqual(fastActivity({ joinRestriction: 'InviteOnly', sequenceNumber: 12, connectionString: 'c', platform: 'Win32' }));
+    // A repeated key keeps its last value, as JSON.parse does.
+    expect(scan('{"connectionString":"a","joinRestriction":"Public","sequenceNumber":"1","connectionString":"b"}')?.connectionString).toBe('b');
+  });
+
+  it('leaves every other form to JSON.parse: whitespace, escapes, fractions, signs, nested values, unknown keys, non-ASCII, trailing text', () => {
+    const base = '"joinRestriction":"Public","sequenceNumber":"1"';
+    for (const t of [
+      `{ "connectionString":"a",${base}}`,
+      `{"connectionString":"a\\u0041",${base}}`,
+      `{"connectionString":"a",${base},"currentPlayers":3.0}`,
+      `{"connectionString":"a",${base},"currentPlayers":3e0}`,
+      `{"connectionString":"a",${base},"currentPlayers":-3}`,
+      `{"connectionString":"a",${base},"currentPlayers":03}`,
+      `{"connectionString":"a",${base},"currentPlayers":1234567890123456}`,
+      `{"connectionString":"a",${base},"groupId":null}`,
+      `{"connectionString":"a",${base},"extra":1}`,
+      `{"connectionString":"é",${base}}`,
+      `{"connectionString":"a",${base}} `,
+      `{"connectionString":"a",${base},}`,
+      `{"connectionString":"a",${base}`,
+      `{"connectionString":"a\u0001",${base}}`,
+      '{}',
+      '',
+    ]) {
+      expect(scan(t), t).toBeUndefined();
+    }
+    // Bytes that are not the text's (a caller's mistake) are not read either.
+    expect(scanActivity(Buffer.from(PLAIN_PUT + ' '), PLAIN_PUT)).toBeUndefined();
+  });
+
+  it('a PUT the scanner leaves to JSON.parse is still accepted or refused as before', async () => {
+    const emulator = await startEmulator({ rateLimits: false });
+    try {
+      const put = (text: string) => fetch(`${emulator.url}/titles/1/users/2533274800000001/activities`, { method: 'PUT', headers: { authorization: 'XBL3.0 x=1;t' }, body: text }).then((r) => r.status);
+      expect(await put('{ "connectionString": "a\\u0041", "joinRestriction": "Public", "sequenceNumber": "1" }')).toBe(204);
+      expect(emulator.activity('2533274800000001')?.connectionString).toBe('aA');
+      expect(await put('{"connectionString":"b","joinRestriction":"Public","sequenceNumber":"2","maxPlayers":1}')).toBe(400);
+      expect(await put('{"connectionString":"c","joinRestriction":"Public","sequenceNumber":"3","currentPlayers":2,"maxPlayers":4}')).toBe(204);
+      expect(emulator.activity('2533274800000001')).toMatchObject({ connectionString: 'c', sequenceNumber: '3', currentPlayers: 2, maxPlayers: 4 });
     } finally {
       await emulator.close();
     }

@@ -12,7 +12,7 @@ import { sleep } from '../sleep.js';
 import { RingBuffer } from './ring-buffer.js';
 import { RequestLog, type LogExtra } from './request-log.js';
 import { MpaValidationError, type ValidationIssue } from '../errors.js';
-import { fastActivity, fastDelete, isCanonicalUlong } from './wire-fast-path.js';
+import { fastActivity, fastDelete, isCanonicalUlong, scanActivity, type FastActivity } from './wire-fast-path.js';
 
 /** A fault the emulator can inject instead of serving a request. */
 export type FaultKind = '500' | '503' | '503-retry-after' | '429' | 'reset' | 'hang' | 'not-json';
@@ -238,7 +238,8 @@ export interface CoreRequest {
   body: string;
   /**
    * The bytes `body` was decoded from (UTF-8), when the transport has them: the request log
-   * copies them instead of encoding `body` again. Optional; `startEmulator` passes them.
+   * copies them instead of encoding `body` again, and a PUT's are read without JSON.parse
+   * when they are in the compact form clients send. Optional; `startEmulator` passes them.
    */
   bodyBytes?: Uint8Array | undefined;
   signal?: AbortSignal | undefined;
@@ -506,11 +507,17 @@ export class EmulatorCore {
   #serve(request: CoreRequest, route: Route | undefined): CoreResponse {
     const time = this.now();
     if (time >= this.#nextSweepAt) this.#sweep(time);
+    // A PUT in the compact form clients send is read from its bytes without JSON.parse (see
+    // scanActivity); any other body is parsed, and one that is not JSON stays text for the
+    // checks to refuse.
+    const scanned = route?.kind === 'put' && request.bodyBytes ? scanActivity(request.bodyBytes, request.body) : undefined;
     let body: unknown;
-    try {
-      body = request.body ? JSON.parse(request.body) : undefined;
-    } catch {
-      body = request.body;
+    if (!scanned) {
+      try {
+        body = request.body ? JSON.parse(request.body) : undefined;
+      } catch {
+        body = request.body;
+      }
     }
 
     const fault = this.#drawFault(request.method);
@@ -562,7 +569,7 @@ export class EmulatorCore {
         subjectExtra = { xuid: sender };
       }
       if (this.#limits) this.#rateLimit(route.category, keyPrefix + subject, time);
-      const response = this.#apply(route, titleId, subject, route.xuid === undefined ? '' : this.#stateKey(route, titleId, canonical, subject), body, time);
+      const response = this.#apply(route, titleId, subject, route.xuid === undefined ? '' : this.#stateKey(route, titleId, canonical, subject), body, scanned, time);
       return this.#finish(time, request, response, response.kind === 'answer' ? response.status : 0, subjectExtra);
     } catch (error) {
       if (!(error instanceof Refusal)) throw error;
@@ -623,7 +630,7 @@ export class EmulatorCore {
     );
   }
 
-  #apply(route: Route, titleId: number, subject: string, key: string, body: unknown, time: number): CoreResponse {
+  #apply(route: Route, titleId: number, subject: string, key: string, body: unknown, scanned: FastActivity | undefined, time: number): CoreResponse {
     switch (route.kind) {
       case 'get': {
         const activity = this.#live(key, time);
@@ -632,7 +639,7 @@ export class EmulatorCore {
       case 'put':
       case 'delete': {
         // The hand-written check accepts a plainly valid body; zod decides everything else.
-        const input = route.kind === 'put' ? (fastActivity(body) ?? parseWire(wireActivity, body)) : (fastDelete(body) ?? parseWire(wireDelete, body));
+        const input = route.kind === 'put' ? (scanned ?? fastActivity(body) ?? parseWire(wireActivity, body)) : (fastDelete(body) ?? parseWire(wireDelete, body));
         const last = this.#lastSequence.get(key);
         if (last !== undefined && input.sequenceNumber <= last) {
           if (this.#options.staleSequence === 'ignore') return NO_CONTENT;
