@@ -81,6 +81,25 @@ describe('emulator: validation with the documented 400 bodies', () => {
     expect((await call('GET', `/titles/${TITLE}/invites/server`)).status).toBe(405);
   });
 
+  it('routes the activity path with or without a trailing slash or a query, and answers 404 to anything near it', async () => {
+    const { call, put, core } = harness();
+    const base = path();
+    for (const p of [base, `${base}/`, `${base}?x=1`, `${base}/?x=1`, `${base}?`]) expect((await call('GET', p)).status, p).toBe(204);
+    for (const p of [`/titles//users/${XUID}/activities`, `/titles/${TITLE}/users//activities`, `${base}x`, `${base}/x`, `${base}//`, `/titles/${TITLE}/users/${XUID}/activitie`, `/titles/${TITLE}/user/${XUID}/activities`, `/titles/${TITLE}?/users/${XUID}/activities`, `/titles/${TITLE}/users/${XUID}?/activities`, `x/titles/${TITLE}/users/${XUID}/activities`]) {
+      expect((await call('GET', p)).status, p).toBe(404);
+    }
+    expect((await call('PATCH', `${base}?x=1`)).status).toBe(405);
+    // One user, however the path spells the ids: a percent-encoded xuid, a title id with a
+    // leading zero, a query; all read and write the same activity.
+    expect((await put()).status).toBe(204);
+    expect((await call('GET', `/titles/${TITLE}/users/%32${XUID.slice(1)}/activities/?a=b`)).body).toMatchObject({ userId: XUID, titleId: TITLE });
+    expect((await call('DELETE', `/titles/${TITLE}/users/%32${XUID.slice(1)}/activities`, { sequenceNumber: '99' })).status).toBe(204);
+    expect((await call('PUT', `/titles/42/users/${XUID}/activities`, { connectionString: 'c', joinRestriction: 'Public', sequenceNumber: '1' })).status).toBe(204);
+    expect((await call('GET', `/titles/042/users/${XUID}/activities`)).body).toMatchObject({ userId: XUID, titleId: 42 });
+    expect((await call('DELETE', `/titles/0042/users/${XUID}/activities/`, { sequenceNumber: '2' })).status).toBe(204);
+    expect(core.activities()).toEqual([]);
+  });
+
   it('validates invites (1..16 users, sender required) and recent-player groups', async () => {
     const { call, core } = harness();
     const invite = `/titles/${TITLE}/invites/server`;

@@ -111,17 +111,35 @@ export function scanActivity(bytes: Uint8Array, text: string): FastActivity | un
   let i = 1;
   let connectionString: unknown, joinRestriction: unknown, sequenceNumber: unknown, currentPlayers: unknown, maxPlayers: unknown, groupId: unknown, platform: unknown;
   for (;;) {
-    // The key: ASCII letters between quotes.
+    // The key, told by its first letter and its length (where its closing quote is), then
+    // compared in full: no loop over the key's letters to find its end.
     if (bytes[i] !== QUOTE) return undefined;
-    const keyStart = ++i;
-    for (; i < n; i++) {
-      const c = bytes[i]!;
-      if (c === QUOTE) break;
-      const lower = c | 0x20; // A-Z and a-z both land in a-z
-      if (lower < 0x61 || lower > 0x7a) return undefined;
+    const keyStart = i + 1;
+    let key: Buffer;
+    switch (bytes[keyStart]) {
+      case 0x63: // c
+        key = bytes[keyStart + 16] === QUOTE ? CONNECTION_STRING : CURRENT_PLAYERS;
+        break;
+      case 0x6a: // j
+        key = JOIN_RESTRICTION;
+        break;
+      case 0x73: // s
+        key = SEQUENCE_NUMBER;
+        break;
+      case 0x6d: // m
+        key = MAX_PLAYERS;
+        break;
+      case 0x67: // g
+        key = GROUP_ID;
+        break;
+      case 0x70: // p
+        key = PLATFORM;
+        break;
+      default:
+        return undefined;
     }
-    const keyLength = i - keyStart;
-    if (bytes[i + 1] !== COLON) return undefined;
+    i = keyStart + key.length;
+    if (bytes[i] !== QUOTE || bytes[i + 1] !== COLON || !keyIs(bytes, keyStart, key)) return undefined;
     i += 2;
     // The value: printable ASCII without escapes between quotes, or a small unsigned integer.
     let value: string | number;
@@ -151,35 +169,13 @@ export function scanActivity(bytes: Uint8Array, text: string): FastActivity | un
     } else {
       return undefined;
     }
-    switch (keyLength) {
-      case 16:
-        if (!keyIs(bytes, keyStart, CONNECTION_STRING)) return undefined;
-        connectionString = value;
-        break;
-      case 15:
-        if (!keyIs(bytes, keyStart, JOIN_RESTRICTION)) return undefined;
-        joinRestriction = value;
-        break;
-      case 14:
-        if (keyIs(bytes, keyStart, SEQUENCE_NUMBER)) sequenceNumber = value;
-        else if (keyIs(bytes, keyStart, CURRENT_PLAYERS)) currentPlayers = value;
-        else return undefined;
-        break;
-      case 10:
-        if (!keyIs(bytes, keyStart, MAX_PLAYERS)) return undefined;
-        maxPlayers = value;
-        break;
-      case 7:
-        if (!keyIs(bytes, keyStart, GROUP_ID)) return undefined;
-        groupId = value;
-        break;
-      case 8:
-        if (!keyIs(bytes, keyStart, PLATFORM)) return undefined;
-        platform = value;
-        break;
-      default:
-        return undefined;
-    }
+    if (key === CONNECTION_STRING) connectionString = value;
+    else if (key === JOIN_RESTRICTION) joinRestriction = value;
+    else if (key === SEQUENCE_NUMBER) sequenceNumber = value;
+    else if (key === CURRENT_PLAYERS) currentPlayers = value;
+    else if (key === MAX_PLAYERS) maxPlayers = value;
+    else if (key === GROUP_ID) groupId = value;
+    else platform = value;
     const separator = bytes[i];
     if (separator === CLOSE_BRACE) {
       if (i !== n - 1) return undefined;
