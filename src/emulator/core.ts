@@ -255,9 +255,10 @@ export type CoreResponse =
 // control characters in header values.
 const AUTH_FORM = /^XBL3\.0 x=[^;\s]+;\S/;
 const AUTH_HASH_START = 'XBL3.0 x='.length;
-// Ids in the path are checked with regular expressions, not zod: this runs on every request.
-// A canonical xuid (no leading zero, at most 19 digits) is always within 1..2^64-1; anything
-// else (leading zeros, 20 digits, garbage) takes the schema's slower path and its messages.
+// Ids in the path are checked by hand, not by zod: this runs on every request. A canonical
+// xuid (no leading zero, at most 19 digits: isCanonicalUlong) is always within 1..2^64-1;
+// anything else (leading zeros, 20 digits, garbage) takes the schema's slower path and its
+// messages. A title id is checked once per new spelling (see #lastTitle).
 const DECIMAL = /^[0-9]{1,10}$/;
 const INVITE_PATH = /^\/titles\/([^/]+)\/invites\/server\/?$/;
 const QUERY_PATH = /^\/titles\/([^/]+)\/activities\/query\/?$/;
