@@ -170,6 +170,12 @@ async function main(argv: string[]): Promise<number> {
       return fail(`--s2s-dir: cannot write the credentials to ${s2sDir} (${(error as NodeJS.ErrnoException).code ?? 'error'})`);
     }
   }
+  // Listened for before the first line is printed: a supervisor that stops the emulator as
+  // soon as it reads that line must still get the clean exit (the directory removed).
+  const stopped = new Promise<void>((resolve) => {
+    process.once('SIGINT', resolve);
+    process.once('SIGTERM', resolve);
+  });
   process.stdout.write(`mpa-sync emulator listening on ${emulator.url}\n`);
   process.stdout.write(emulator.pageUrl ? `live page: ${emulator.pageUrl}\n` : 'live page: off (not on loopback; pass --ui to serve it)\n');
   if (emulator.s2s) {
@@ -177,10 +183,7 @@ async function main(argv: string[]): Promise<number> {
       `s2s: service token ${emulator.s2s.serviceAuthUrl}\ns2s: xsts ${emulator.s2s.xstsUrl}\ns2s: sandbox ${emulator.s2s.sandboxId}\ns2s: cert.pem, key.pem, ca.pem in ${s2sDir}\n`,
     );
   }
-  await new Promise<void>((resolve) => {
-    process.once('SIGINT', resolve);
-    process.once('SIGTERM', resolve);
-  });
+  await stopped;
   await emulator.close();
   removeOwnDir();
   return 0;
