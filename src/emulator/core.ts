@@ -13,6 +13,7 @@ import { RingBuffer } from './ring-buffer.js';
 import { RequestLog, type LogExtra } from './request-log.js';
 import { MpaValidationError, type ValidationIssue } from '../errors.js';
 import { fastActivity, fastDelete, isCanonicalUlong, scanActivity, type FastActivity } from './wire-fast-path.js';
+import { canonicalUserKey, userKeyOf, type UserKey } from './user-key.js';
 
 /** A fault the emulator can inject instead of serving a request. */
 export type FaultKind = '500' | '503' | '503-retry-after' | '429' | 'reset' | 'hang' | 'not-json';
@@ -238,8 +239,7 @@ export interface CoreRequest {
   body: string;
   /**
    * The bytes `body` was decoded from (UTF-8), when the transport has them: the request log
-   * copies them instead of encoding `body` again, and a PUT's are read without JSON.parse
-   * when they are in the compact form clients send. Optional; `startEmulator` passes them.
+   * copies them instead of encoding `body` again. Optional; `startEmulator` passes them.
    */
   bodyBytes?: Uint8Array | undefined;
   signal?: AbortSignal | undefined;
@@ -256,7 +256,7 @@ export type CoreResponse =
 const AUTH_FORM = /^XBL3\.0 x=[^;\s]+;\S/;
 const AUTH_HASH_START = 'XBL3.0 x='.length;
 // Ids in the path are checked by hand, not by zod: this runs on every request. A canonical
-// xuid (no leading zero, at most 19 digits: isCanonicalUlong) is always within 1..2^64-1;
+// xuid (no leading zero, at most 19 digits: canonicalUserKey) is always within 1..2^64-1;
 // anything else (leading zeros, 20 digits, garbage) takes the schema's slower path and its
 // messages. A title id is checked once per new spelling (see #lastTitle).
 const DECIMAL = /^[0-9]{1,10}$/;
@@ -299,16 +299,13 @@ export class EmulatorCore {
   readonly #windows = new Map<RateCategory, SlidingWindows>();
   #random: RandomSource;
   #tokens: Set<string> | undefined;
-  #activities = new Map<string, StoredActivity>();
-  #lastSequence = new Map<string, bigint>();
-  /** When each user's last write was accepted: the sweep forgets users idle past `expiryMs`. */
-  #lastWriteAt = new Map<string, number>();
+  /** Each title's users (a title has tables from its first accepted write). */
+  #titles = new Map<number, TitleTables>();
   #nextSweepAt = 0;
   #inFlight = new Map<string, number>();
   #forced: { kind: FaultKind; retryAfterSeconds: number }[] = [];
   readonly #log: RequestLog;
-  /** `canonical`: the raw title id is the number's own spelling (no leading zero). */
-  #lastTitle: { raw: string; titleId: number; keyPrefix: string; canonical: boolean } | undefined;
+  #lastTitle: { raw: string; titleId: number; keyPrefix: string } | undefined;
   /** The last Authorization header the built-in check accepted, and its caller. */
   #lastAuthorization: { header: string; caller: string } | undefined;
   readonly #invites: RingBuffer<RecordedInvite>;
@@ -417,13 +414,21 @@ export class EmulatorCore {
   /** Live activities (expired ones are dropped first). */
   activities(): StoredActivity[] {
     this.#expire();
-    return [...this.#activities.values()].map((a) => ({ ...a }));
+    const live: StoredActivity[] = [];
+    for (const tables of this.#titles.values()) for (const a of tables.activities.values()) live.push({ ...a });
+    return live;
   }
 
   /** One user's live activity, if any. With several titles, pass the title id. */
   activity(xuid: string, titleId?: number): StoredActivity | undefined {
     this.#expire();
-    for (const a of this.#activities.values()) if (a.xuid === xuid && (titleId === undefined || a.titleId === titleId)) return { ...a };
+    // Stored xuids are canonical: any other spelling names nobody.
+    if (typeof xuid !== 'string' || !isCanonicalUlong(xuid)) return undefined;
+    const key = userKeyOf(xuid);
+    for (const [id, tables] of this.#titles) {
+      const a = titleId === undefined || id === titleId ? tables.activities.get(key) : undefined;
+      if (a) return { ...a };
+    }
     return undefined;
   }
 
@@ -449,9 +454,7 @@ export class EmulatorCore {
 
   /** Forgets every activity, sequence number, rate-limit entry, log line and counter. */
   reset(): void {
-    this.#activities.clear();
-    this.#lastSequence.clear();
-    this.#lastWriteAt.clear();
+    this.#titles.clear();
     for (const w of this.#windows.values()) w.clear();
     this.#forced = [];
     this.#log.clear();
@@ -508,10 +511,9 @@ export class EmulatorCore {
   #serve(request: CoreRequest, route: Route | undefined): CoreResponse {
     const time = this.now();
     if (time >= this.#nextSweepAt) this.#sweep(time);
-    // A PUT in the compact form clients send is read from its bytes without JSON.parse (see
-    // scanActivity); any other body is parsed, and one that is not JSON stays text for the
-    // checks to refuse.
-    const scanned = route?.kind === 'put' && request.bodyBytes ? scanActivity(request.bodyBytes, request.body) : undefined;
+    // A PUT in the compact form clients send is read without JSON.parse (see scanActivity);
+    // any other body is parsed, and one that is not JSON stays text for the checks to refuse.
+    const scanned = route?.kind === 'put' && request.body ? scanActivity(request.body) : undefined;
     let body: unknown;
     if (!scanned) {
       try {
@@ -556,21 +558,28 @@ export class EmulatorCore {
       // A game server uses one title id for hours: the last one checked is remembered.
       if (route.titleId !== this.#lastTitle?.raw) {
         const parsed = parseTitleId(route.titleId);
-        this.#lastTitle = { raw: route.titleId, titleId: parsed, keyPrefix: `${parsed}/`, canonical: route.titleId === String(parsed) };
+        this.#lastTitle = { raw: route.titleId, titleId: parsed, keyPrefix: `${parsed}/` };
       }
-      const { titleId, keyPrefix, canonical } = this.#lastTitle;
+      const { titleId, keyPrefix } = this.#lastTitle;
       if (this.#options.titleIds && !this.#options.titleIds.includes(titleId)) {
         throw invalid(`the caller may not access title ${titleId}`, 'AuthorizationError');
       }
       let subject = caller;
-      if (route.xuid !== undefined) subject = parseXuid(route.xuid);
+      let key: UserKey = '';
+      if (route.xuid !== undefined) {
+        // The xuid as a client spells it is checked and made a key in one pass; any other
+        // spelling goes through the schema (its 400 message, or its canonical form).
+        const canonical = canonicalUserKey(route.xuid);
+        subject = canonical === undefined ? parseXuid(route.xuid) : route.xuid;
+        key = canonical ?? userKeyOf(subject);
+      }
       const sender = route.kind === 'invite' ? senderOf(body) : undefined;
       if (sender !== undefined) {
         subject = sender;
         subjectExtra = { xuid: sender };
       }
       if (this.#limits) this.#rateLimit(route.category, keyPrefix + subject, time);
-      const response = this.#apply(route, titleId, subject, route.xuid === undefined ? '' : this.#stateKey(route, titleId, canonical, subject), body, scanned, time);
+      const response = this.#apply(route, titleId, subject, key, body, scanned, time);
       return this.#finish(time, request, response, response.kind === 'answer' ? response.status : 0, subjectExtra);
     } catch (error) {
       if (!(error instanceof Refusal)) throw error;
@@ -602,15 +611,6 @@ export class EmulatorCore {
     return caller;
   }
 
-  /**
-   * A user's key in the activity tables: `/titleId/users/xuid`. Taken from the path as it is
-   * when the path already spells both ids canonically (every client's requests): a key built
-   * by concatenation costs a copy and a malloc each time the tables hash it.
-   */
-  #stateKey(route: Route, titleId: number, canonicalTitle: boolean, xuid: string): string {
-    return route.stateKey !== undefined && canonicalTitle && xuid === route.xuid ? route.stateKey : stateKeyOf(titleId, xuid);
-  }
-
   #rateLimit(category: RateCategory, key: string, time: number): void {
     const windows = this.#windows.get(category);
     if (!windows || !this.#limits) return;
@@ -631,28 +631,30 @@ export class EmulatorCore {
     );
   }
 
-  #apply(route: Route, titleId: number, subject: string, key: string, body: unknown, scanned: FastActivity | undefined, time: number): CoreResponse {
+  #apply(route: Route, titleId: number, subject: string, key: UserKey, body: unknown, scanned: FastActivity | undefined, time: number): CoreResponse {
     switch (route.kind) {
       case 'get': {
-        const activity = this.#live(key, time);
+        const activity = this.#live(this.#titles.get(titleId), key, time);
         return activity ? this.#presentedOf(activity).answer : NO_CONTENT;
       }
       case 'put':
       case 'delete': {
         // The hand-written check accepts a plainly valid body; zod decides everything else.
         const input = route.kind === 'put' ? (scanned ?? fastActivity(body) ?? parseWire(wireActivity, body)) : (fastDelete(body) ?? parseWire(wireDelete, body));
-        const last = this.#lastSequence.get(key);
+        let tables = this.#titles.get(titleId);
+        const last = tables?.lastSequence.get(key);
         if (last !== undefined && input.sequenceNumber <= last) {
           if (this.#options.staleSequence === 'ignore') return NO_CONTENT;
           throw invalid(`sequenceNumber ${input.sequenceNumber} is not greater than the last accepted ${last}`);
         }
-        this.#lastSequence.set(key, input.sequenceNumber);
-        this.#lastWriteAt.set(key, time);
+        if (!tables) this.#titles.set(titleId, (tables = { activities: new Map(), lastSequence: new Map(), lastWriteAt: new Map() }));
+        tables.lastSequence.set(key, input.sequenceNumber);
+        tables.lastWriteAt.set(key, time);
         if (route.kind === 'delete') {
-          this.#activities.delete(key);
+          tables.activities.delete(key);
         } else {
           const a = input as z.output<typeof wireActivity> | NonNullable<ReturnType<typeof fastActivity>>;
-          this.#activities.set(key, {
+          tables.activities.set(key, {
             titleId,
             xuid: subject,
             connectionString: a.connectionString,
@@ -677,9 +679,10 @@ export class EmulatorCore {
         // The same bytes as JSON.stringify({ userActivities: [{ userId, activities }] }), built
         // from each activity's cached JSON.
         let text = '{"userActivities":[';
+        const tables = this.#titles.get(titleId);
         for (let i = 0; i < input.users.length; i++) {
           const xuid = input.users[i]!;
-          const activity = this.#live(stateKeyOf(titleId, xuid), time);
+          const activity = this.#live(tables, userKeyOf(xuid), time);
           text += `${i ? ',' : ''}{"userId":${JSON.stringify(xuid)},"activities":[${activity ? this.#presentedOf(activity).json : ''}]}`;
         }
         return answer(200, `${text}]}`, { 'content-type': 'application/json' });
@@ -708,10 +711,10 @@ export class EmulatorCore {
     return presented;
   }
 
-  #live(key: string, time: number): StoredActivity | undefined {
-    const activity = this.#activities.get(key);
+  #live(tables: TitleTables | undefined, key: UserKey, time: number): StoredActivity | undefined {
+    const activity = tables?.activities.get(key);
     if (activity && time - activity.updatedAt >= this.#expiryMs()) {
-      this.#activities.delete(key);
+      tables!.activities.delete(key);
       return undefined;
     }
     return activity;
@@ -725,17 +728,20 @@ export class EmulatorCore {
   #sweep(time: number): void {
     const expiry = this.#expiryMs();
     this.#nextSweepAt = time + Math.max(1000, expiry / 24);
-    for (const [key, at] of this.#lastWriteAt) {
-      if (time - at < expiry) continue;
-      this.#lastWriteAt.delete(key);
-      this.#lastSequence.delete(key);
-      this.#live(key, time);
+    for (const [titleId, tables] of this.#titles) {
+      for (const [key, at] of tables.lastWriteAt) {
+        if (time - at < expiry) continue;
+        tables.lastWriteAt.delete(key);
+        tables.lastSequence.delete(key);
+        this.#live(tables, key, time);
+      }
+      if (tables.lastWriteAt.size === 0) this.#titles.delete(titleId);
     }
   }
 
   #expire(): void {
     const time = this.now();
-    for (const key of [...this.#activities.keys()]) this.#live(key, time);
+    for (const tables of this.#titles.values()) for (const key of [...tables.activities.keys()]) this.#live(tables, key, time);
   }
 
   #expiryMs(): number {
@@ -757,23 +763,22 @@ export class EmulatorCore {
   }
 }
 
-/** `stateKey`: the path's `/titleId/users/xuid` part, when the xuid needed no percent-decoding. */
 type Route =
-  | { kind: 'get' | 'put' | 'delete'; titleId: string; xuid: string; category: RateCategory; stateKey: string | undefined }
-  | { kind: 'invite' | 'query' | 'recent'; titleId: string; xuid?: undefined; category: RateCategory; stateKey?: undefined }
-  | { kind: 'wrong-method'; titleId: string; xuid?: undefined; category: RateCategory; stateKey?: undefined };
+  | { kind: 'get' | 'put' | 'delete'; titleId: string; xuid: string; category: RateCategory }
+  | { kind: 'invite' | 'query' | 'recent'; titleId: string; xuid?: undefined; category: RateCategory }
+  | { kind: 'wrong-method'; titleId: string; xuid?: undefined; category: RateCategory };
 
-/**
- * A user's key in the emulator's activity tables (see `#stateKey`). It starts with the `/`:
- * V8 hashes a key that starts with a digit twice over (it may be an array index).
- */
-function stateKeyOf(titleId: number, xuid: string): string {
-  return `/${titleId}/users/${xuid}`;
+/** One title's users, each under its {@link UserKey}. */
+interface TitleTables {
+  readonly activities: Map<UserKey, StoredActivity>;
+  readonly lastSequence: Map<UserKey, bigint>;
+  /** When each user's last write was accepted: the sweep forgets users idle past `expiryMs`. */
+  readonly lastWriteAt: Map<UserKey, number>;
 }
 
 function routeOf(method: string, rawPath: string): Route | undefined {
   const activity = ACTIVITY_PATH.exec(rawPath);
-  if (activity) return activityRoute(method, activity[2]!, activity[3]!, activity[1]!);
+  if (activity) return activityRoute(method, activity[1]!, activity[2]!);
   const query = rawPath.indexOf('?');
   const path = query === -1 ? rawPath : rawPath.slice(0, query);
   let m: RegExpExecArray | null;
@@ -792,15 +797,13 @@ function routeOf(method: string, rawPath: string): Route | undefined {
  * `/titles/{titleId}/users/{xuid}/activities[/][?query]`, each id one or more characters other
  * than `/` and `?`: the route of nearly every request. One regular expression: measured, about
  * 40% cheaper than splitting the path by hand (four indexOf, three startsWith, three slices).
- * Group 1 is `/titleId/users/xuid`, the user's key in the activity tables as it is.
  */
-const ACTIVITY_PATH = /^\/titles(\/([^/?]+)\/users\/([^/?]+))\/activities\/?(?:\?|$)/;
+const ACTIVITY_PATH = /^\/titles\/([^/?]+)\/users\/([^/?]+)\/activities\/?(?:\?|$)/;
 
-function activityRoute(method: string, titleId: string, segment: string, tail: string): Route {
+function activityRoute(method: string, titleId: string, segment: string): Route {
   const kind = method === 'GET' ? 'get' : method === 'PUT' ? 'put' : method === 'DELETE' ? 'delete' : undefined;
   if (!kind) return { kind: 'wrong-method', titleId, category: 'read' };
-  const plain = !segment.includes('%');
-  return { kind, titleId, xuid: plain ? segment : decodeSegment(segment), category: kind === 'get' ? 'read' : 'write', stateKey: plain ? tail : undefined };
+  return { kind, titleId, xuid: decodeSegment(segment), category: kind === 'get' ? 'read' : 'write' };
 }
 
 /**
@@ -824,8 +827,8 @@ function parseTitleId(raw: string): number {
   return titleId;
 }
 
+/** An xuid not spelt canonically (see canonicalUserKey): zod refuses it or gives its canonical form. */
 function parseXuid(raw: string): string {
-  if (isCanonicalUlong(raw)) return raw;
   const parsed = xuidSchema.safeParse(raw);
   if (!parsed.success) throw invalid(`xuid: ${parsed.error.issues[0]!.message}`);
   return parsed.data;
