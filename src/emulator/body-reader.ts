@@ -20,7 +20,7 @@ export type BodyRead = Buffer | typeof TOO_LARGE;
  */
 export function readBodyThen(req: IncomingMessage, maxBytes: number, done: (result: BodyRead) => void): void {
   const declared = req.headers['content-length'];
-  if (declared !== undefined && Number(declared) > maxBytes) {
+  if (declared !== undefined && declaredPast(declared, maxBytes)) {
     done(TOO_LARGE);
     return;
   }
@@ -45,4 +45,20 @@ export function readBodyThen(req: IncomingMessage, maxBytes: number, done: (resu
   req.on('end', () => {
     if (size <= maxBytes) done(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size));
   });
+}
+
+/**
+ * Whether a declared Content-Length is past `limit`. Digits are read by hand: `Number()` on
+ * a fresh string goes through V8's runtime (measured: about 900 instructions of a 76,000
+ * instruction PUT). Anything but plain digits, which node's parser has refused already, is
+ * left to `Number()` as before.
+ */
+export function declaredPast(declared: string, limit: number): boolean {
+  let value = 0;
+  for (let i = 0; i < declared.length; i++) {
+    const digit = declared.charCodeAt(i) - 48;
+    if (digit < 0 || digit > 9) return Number(declared) > limit;
+    value = value * 10 + digit;
+  }
+  return value > limit;
 }

@@ -778,7 +778,7 @@ interface TitleTables {
 
 function routeOf(method: string, rawPath: string): Route | undefined {
   const activity = ACTIVITY_PATH.exec(rawPath);
-  if (activity) return activityRoute(method, activity[1]!, activity[2]!);
+  if (activity) return activityRoute(method, activity[1]!, activity[2] ?? decodeSegment(activity[3]!));
   const query = rawPath.indexOf('?');
   const path = query === -1 ? rawPath : rawPath.slice(0, query);
   let m: RegExpExecArray | null;
@@ -797,13 +797,14 @@ function routeOf(method: string, rawPath: string): Route | undefined {
  * `/titles/{titleId}/users/{xuid}/activities[/][?query]`, each id one or more characters other
  * than `/` and `?`: the route of nearly every request. One regular expression: measured, about
  * 40% cheaper than splitting the path by hand (four indexOf, three startsWith, three slices).
+ * Group 2 is an xuid without percent-escapes (every client's), group 3 one to decode.
  */
-const ACTIVITY_PATH = /^\/titles\/([^/?]+)\/users\/([^/?]+)\/activities\/?(?:\?|$)/;
+const ACTIVITY_PATH = /^\/titles\/([^/?]+)\/users\/(?:([^/?%]+)|([^/?]+))\/activities\/?(?:\?|$)/;
 
-function activityRoute(method: string, titleId: string, segment: string): Route {
+function activityRoute(method: string, titleId: string, xuid: string): Route {
   const kind = method === 'GET' ? 'get' : method === 'PUT' ? 'put' : method === 'DELETE' ? 'delete' : undefined;
   if (!kind) return { kind: 'wrong-method', titleId, category: 'read' };
-  return { kind, titleId, xuid: decodeSegment(segment), category: kind === 'get' ? 'read' : 'write' };
+  return { kind, titleId, xuid, category: kind === 'get' ? 'read' : 'write' };
 }
 
 /**
@@ -811,7 +812,6 @@ function activityRoute(method: string, titleId: string, segment: string): Route 
  * follows refuses it with a 400 naming the field, instead of a URIError escaping the handler.
  */
 function decodeSegment(segment: string): string {
-  if (!segment.includes('%')) return segment;
   try {
     return decodeURIComponent(segment);
   } catch {
