@@ -25,24 +25,17 @@ describe("a user's key in the emulator's tables", () => {
     const core = new EmulatorCore({ now: () => START, rateLimits: false });
     const put = (titleId: number, xuid: string, connectionString: string) =>
       core.handle({ method: 'PUT', path: `/titles/${titleId}/users/${xuid}/activities`, headers: { authorization: TOKEN }, body: JSON.stringify({ connectionString, joinRestriction: 'Public', sequenceNumber: '5' }) });
-    for (const [titleId, xuid, connection] of [
+    // One apart past 2^53 (no longer exact as doubles), near 2^64, and one user in two titles.
+    const users = [
       [1, '9007199254740992', 'a'],
       [1, '9007199254740993', 'b'],
       [1, '18446744073709551614', 'c'],
       [1, '18446744073709551615', 'd'],
       [1, '2533274800000001', 'e'],
       [2, '2533274800000001', 'f'],
-    ] as const) {
-      expect(await put(titleId, xuid, connection)).toMatchObject({ status: 204 });
-    }
-    expect(core.activities().map((a) => [a.titleId, a.xuid, a.connectionString])).toEqual([
-      [1, '9007199254740992', 'a'],
-      [1, '9007199254740993', 'b'],
-      [1, '18446744073709551614', 'c'],
-      [1, '18446744073709551615', 'd'],
-      [1, '2533274800000001', 'e'],
-      [2, '2533274800000001', 'f'],
-    ]);
+    ] as const;
+    for (const [titleId, xuid, connection] of users) expect(await put(titleId, xuid, connection)).toMatchObject({ status: 204 });
+    expect(core.activities().map((a) => [a.titleId, a.xuid, a.connectionString])).toEqual(users);
     expect(core.activity('9007199254740993')?.connectionString).toBe('b');
     expect(core.activity('2533274800000001', 2)?.connectionString).toBe('f');
     // A spelling the service would not store (a leading zero) names nobody.
