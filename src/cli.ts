@@ -6,7 +6,8 @@
  *  [--headers-timeout 10000] [--request-timeout 30000] [--keep-alive-timeout 5000]`
  * `mpa-sync --version`
  */
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { makeDirectory } from './make-directory.js';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { sandboxIdSchema } from './auth/service-auth.js';
@@ -125,7 +126,7 @@ async function main(argv: string[]): Promise<number> {
         ownDir = true;
       } else {
         s2sDir = values['s2s-dir'];
-        mkdirSync(s2sDir, { recursive: true });
+        makeDirectory(s2sDir);
       }
     } catch (error) {
       return fail(`--s2s-dir: cannot create ${values['s2s-dir'] ?? 'a temporary directory'} (${(error as NodeJS.ErrnoException).code ?? 'error'})`);

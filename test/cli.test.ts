@@ -148,6 +148,15 @@ it('`--s2s-dir` is created when missing, and an unusable one is refused before l
     expect(code).toBe(2);
     expect(err).toMatch(/--s2s-dir: cannot create .*a-file\/sub \(ENOTDIR\)/);
     expect(out2).not.toContain('listening');
+    // A parent that is there but cannot hold a directory (a dangling symlink; /proc on Linux):
+    // refused at once, where node's own recursive mkdir walks back and forth forever.
+    const { symlinkSync } = await import('node:fs');
+    symlinkSync(path.join(base, 'missing'), path.join(base, 'dangling'));
+    for (const unusable of [path.join(base, 'dangling', 'creds'), ...(process.platform === 'linux' ? ['/proc/mpa-sync-nope'] : [])]) {
+      const refused = await ran(['emulator', '--port', '0', '--s2s', '--s2s-dir', unusable]);
+      expect(refused.code, unusable).toBe(2);
+      expect(refused.err).toContain(`--s2s-dir: cannot create ${unusable} (ENOENT)`);
+    }
   } finally {
     rmSync(base, { recursive: true, force: true });
   }
