@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { createTestKit } from '../src/testing/index.js';
+import { MpaUsageError } from '../src/errors.js';
 
 const XUID = '2533274800000001';
 const START = Date.parse('2026-01-01T00:00:00Z');
@@ -61,6 +62,21 @@ describe('mpa-sync/testing', () => {
       await kit.settle();
       expect(kit.activityOf(XUID)?.maxPlayers).toBe(10);
       expect(kit.requests.filter((r) => r.status === 0)).toHaveLength(1); // the hung one timed out
+    } finally {
+      await kit.dispose();
+    }
+  });
+
+  it('a settle that runs out of fake time is a USAGE error, and the engine settles later all the same', async () => {
+    const kit = await createTestKit();
+    try {
+      kit.failNext('hang');
+      kit.sync.group({ groupId: 'm', connectionString: 'c', maxPlayers: 8 }).join(XUID);
+      const late = await kit.settle(500).catch((error: unknown) => error);
+      expect(late).toBeInstanceOf(MpaUsageError);
+      expect(late).toMatchObject({ code: 'USAGE', message: 'mpa-sync test kit: not settled after 500 ms of fake time' });
+      await kit.settle(); // the hung call times out, the retry lands
+      expect(kit.activityOf(XUID)).toBeDefined();
     } finally {
       await kit.dispose();
     }

@@ -40,7 +40,6 @@ import {
   type PlayerEvent,
   type PlayerInput,
   type PlayerMachine,
-  type Where,
 } from './player-machine.js';
 
 /** A player's place in the chart between events: the state as a dotted path, and the context. */

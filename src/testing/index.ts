@@ -17,7 +17,7 @@ import { ActivitySync, type ActivitySyncOptions } from '../engine/activity-sync.
 import type { RequestEvent, ThrottledEvent } from '../engine/events.js';
 import { checkEmulatorOptions, EmulatorCore, type EmulatorOptions, type FaultKind, type LoggedRequest, type StoredActivity } from '../emulator/core.js';
 import { knownKeysOnly } from '../schemas.js';
-import { MpaValidationError, type ValidationIssue } from '../errors.js';
+import { MpaUsageError, MpaValidationError, type ValidationIssue } from '../errors.js';
 import { inProcessFetch } from '../emulator/server.js';
 import { seededRandom } from '../random.js';
 import { sleep } from '../sleep.js';
@@ -157,7 +157,9 @@ export async function createTestKit(options: TestKitOptions = {}): Promise<TestK
     let done = false;
     const watched = promise.finally(() => (done = true));
     for (let spent = 0; !done && spent < maxMs; spent += 100) await clock.tickAsync(100);
-    if (!done) throw new Error(`mpa-sync test kit: not settled after ${maxMs} ms of fake time`);
+    // A USAGE error like every other refusal of the kit: the test asked for a state the engine
+    // does not reach (a `hang` fault answered by nothing, a budget too short).
+    if (!done) throw new MpaUsageError(`mpa-sync test kit: not settled after ${maxMs} ms of fake time`);
     await watched;
   };
 
