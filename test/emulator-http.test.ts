@@ -3,7 +3,7 @@
  * every request ends in a documented answer or a dropped connection, never in a crash.
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { MpaValidationError } from '../src/errors.js';
+import { MpaUsageError, MpaValidationError } from '../src/errors.js';
 import { startEmulator, type Emulator } from '../src/emulator/server.js';
 import { head, rawRequest } from './raw-http.js';
 import { TITLE, TOKEN } from './helpers.js';
@@ -136,6 +136,20 @@ describe('emulator over HTTP: body limit', () => {
     await expect(startEmulator({ maxBodyBytes: Number.NaN })).rejects.toThrow(/maxBodyBytes/);
     await expect(startEmulator({ headersTimeoutMs: 2 ** 31 })).rejects.toThrow(/headersTimeoutMs/);
     await expect(startEmulator({ logSize: 1.5 })).rejects.toThrow(/logSize/);
+  });
+});
+
+describe('emulator over HTTP: a port it cannot listen on', () => {
+  it('is a USAGE error naming the address and the system code, and leaves nothing listening', async () => {
+    emulator = await startEmulator();
+    const taken = emulator.port;
+    const second = await startEmulator({ port: taken }).catch((error: unknown) => error);
+    expect(second).toBeInstanceOf(MpaUsageError);
+    expect(second).toMatchObject({ code: 'USAGE', message: `startEmulator: cannot listen on 127.0.0.1:${taken} (EADDRINUSE)` });
+    // With s2s too (its token endpoints, started first, are closed again before the error).
+    const withS2s = await startEmulator({ port: taken, s2s: true }).catch((error: unknown) => error);
+    expect(withS2s).toBeInstanceOf(MpaUsageError);
+    expect(await serves(emulator)).toBe(204);
   });
 });
 

@@ -162,7 +162,10 @@ export async function startEmulator(options: StartEmulatorOptions = {}): Promise
     server.listen(port, options.host ?? '127.0.0.1', () => resolve());
   }).catch(async (error: unknown) => {
     await s2s?.close(); // do not leave the token endpoints listening when the main port fails
-    throw error;
+    // Every error mpa-sync throws is an MpaError: a port in use or not allowed is the caller's
+    // setting, named with the system's code (EADDRINUSE, EACCES, EADDRNOTAVAIL).
+    const code = (error as NodeJS.ErrnoException).code ?? (error instanceof Error ? error.name : 'error');
+    throw new MpaUsageError(`startEmulator: cannot listen on ${options.host ?? '127.0.0.1'}:${port} (${code})`);
   });
   const address = server.address() as AddressInfo;
   const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
