@@ -251,8 +251,11 @@ it. Each figure is the median of ${PROCESS_RUNS} child processes unless said oth
   machine, each doing two idle -> sending -> active cycles, each cycle one call of the same
   transport (entering \`sending\` starts the call, its answer comes back as an event); only the
   cycles are timed. Both are measured after an untimed warm-up of the same work for
-  ${int(WARM_UP_PLAYERS)} players, in an instance of its own, so that V8 has compiled the code: a server
-  running for months pays that once. Beside it, for reference (one run), the same machine with the call in a
+  ${int(WARM_UP_PLAYERS)} players, so that V8 has compiled the code: a server running for months pays
+  that once. The engine warms up in the very engine then measured (those players join, then
+  leave, before the measured ones join), as a server's one engine does; the floor in actors of
+  the same machine. (Warmed up in an engine of its own, then closed, the engine's optimized code
+  went with it once that engine was collected, and the measured run compiled it again.) Beside it, for reference (one run), the same machine with the call in a
   \`fromPromise\` child actor, as XState's docs would write it: the child alone costs about as
   much as the rest of the cycle.
 - **Heap per player**: retained heap after the players above rest and a full GC, beside a bare
