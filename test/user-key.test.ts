@@ -47,12 +47,12 @@ describe("a user's key in the emulator's tables", () => {
 });
 
 describe('the canonical xuid check', () => {
-  it('accepts exactly 1 to 19 digits without a leading zero, and keys them as userKeyOf does', () => {
+  it('accepts exactly 1 to 19 digits without a leading zero, each keyed by its own value', () => {
     fc.assert(
       fc.property(fc.oneof(fc.stringMatching(/^[0-9]{0,21}$/), fc.string({ maxLength: 21 })), (t) => {
         const key = canonicalUserKey(t);
         expect(key !== undefined).toBe(/^[1-9][0-9]{0,18}$/.test(t));
-        if (key !== undefined) expect(key).toBe(userKeyOf(t));
+        if (key !== undefined) expect(BigInt(key)).toBe(BigInt(t));
       }),
       { numRuns: 3000 },
     );

@@ -12,7 +12,7 @@ import { sleep } from '../sleep.js';
 import { RingBuffer } from './ring-buffer.js';
 import { RequestLog, type LogExtra } from './request-log.js';
 import { MpaValidationError, type ValidationIssue } from '../errors.js';
-import { fastActivity, fastDelete, isCanonicalUlong, scanActivity, type FastActivity } from './wire-fast-path.js';
+import { fastActivity, fastDelete, scanActivity, type FastActivity } from './wire-fast-path.js';
 import { canonicalUserKey, userKeyOf, type UserKey } from './user-key.js';
 
 /** A fault the emulator can inject instead of serving a request. */
@@ -423,8 +423,8 @@ export class EmulatorCore {
   activity(xuid: string, titleId?: number): StoredActivity | undefined {
     this.#expire();
     // Stored xuids are canonical: any other spelling names nobody.
-    if (typeof xuid !== 'string' || !isCanonicalUlong(xuid)) return undefined;
-    const key = userKeyOf(xuid);
+    const key = typeof xuid === 'string' ? canonicalUserKey(xuid) : undefined;
+    if (key === undefined) return undefined;
     for (const [id, tables] of this.#titles) {
       const a = titleId === undefined || id === titleId ? tables.activities.get(key) : undefined;
       if (a) return { ...a };

@@ -33,11 +33,5 @@ export function canonicalUserKey(text: string): UserKey | undefined {
 
 /** The key of a canonical xuid (decimal digits, no leading zero, as the id checks leave it). */
 export function userKeyOf(xuid: string): UserKey {
-  // 16 digits may still pass 2^53 - 1; 17 always do.
-  if (xuid.length > 16) return xuid;
-  let number = 0;
-  for (let i = 0; i < xuid.length; i++) number = number * 10 + (xuid.charCodeAt(i) - 48);
-  // Each step is exact while the value stays below 2^53; a value past it rounds to at least
-  // 2^53, so this comparison also tells a rounded one.
-  return number <= Number.MAX_SAFE_INTEGER ? number : xuid;
+  return canonicalUserKey(xuid) ?? xuid;
 }
