@@ -70,9 +70,10 @@ console.log(`wire (${scenarios.length} scenarios x ${contenders.length} contende
 // Every measurement in a child process of its own. The wire (simulated time) and the churn
 // (heap) do not depend on CPU time: they run two at a time. The CPU figures run one at a time:
 // process CPU counts V8's compiler and collector threads too, and beside a neighbour on a
-// 2-core machine those threads wait and spin; measured two at a time, the engine's figure at
-// 10,000 players moved from 22-28 µs (alone) to 34 µs, and flush() against synced swung from
-// 9% below to 13% above between two runs.
+// 2-core machine those threads wait and spin: the engine's job at 10,000 players measured 22-28
+// µs in three runs alone and 34 µs beside a neighbour, and flush() against synced swung from 9%
+// below to 13% above between two runs. Alone it still moves with the machine (24.7 and 35.4 µs
+// in two full runs): a 10,000-player run is about a third of a second of CPU.
 const sideBySide: [string, ...string[]][] = [
   ['churn', String(CHURN_PLAYERS)],
   ['wire', 'handoff', 'naive'],
