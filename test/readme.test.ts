@@ -1,14 +1,16 @@
 /**
- * Every ```ts snippet in README.md is typechecked against the real API, so the docs cannot rot.
+ * Every ```ts snippet in README.md and docs/*.md is typechecked against the real API, so the docs cannot rot.
  */
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import path from 'node:path';
 import ts from 'typescript';
 import { expect, it } from 'vitest';
 
 const root = path.dirname(fileURLToPath(new URL('../package.json', import.meta.url)));
-const readme = readFileSync(path.join(root, 'README.md'), 'utf8');
+// The README and the reference pages it links to in docs/.
+const docs = readdirSync(path.join(root, 'docs')).filter((f) => f.endsWith('.md')).sort().map((f) => path.join('docs', f));
+const readme = ['README.md', ...docs].map((f) => readFileSync(path.join(root, f), 'utf8')).join('\n');
 const snippets = [...readme.matchAll(/```ts\n([\s\S]*?)```/g)].map((m) => m[1]!);
 
 it('README has snippets for the client, engine, hooks, invites, recent players, emulator, kit, Colyseus and metrics', () => {
