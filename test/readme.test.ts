@@ -56,6 +56,7 @@ it('README names every runtime export of mpa-sync, mpa-sync/testing, mpa-sync/co
     ...(await import('../src/testing/index.js')),
     ...(await import('../src/colyseus/index.js')),
     ...(await import('../src/otel/index.js')),
+    ...(await import('../src/emulator/index.js')),
   };
   const missing = Object.keys(api).filter((name) => !readme.includes(name));
   expect(missing).toEqual([]);

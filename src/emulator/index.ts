@@ -1,0 +1,30 @@
+/**
+ * `mpa-sync/emulator`: a local Multiplayer Activity service for demos, tests and CI, with no
+ * Xbox credentials. A game server never imports it in production, so it lives apart from the
+ * main entry.
+ *
+ * @example
+ * import { startEmulator } from 'mpa-sync/emulator';
+ * const emulator = await startEmulator({ port: 0, host: '127.0.0.1' });
+ * console.log(emulator.url); // point MpaClient's baseUrl here
+ * await emulator.close();
+ */
+export { startEmulator, inProcessFetch } from './server.js';
+export type { Emulator, StartEmulatorOptions } from './server.js';
+export type { S2sOptions, S2sCredentials } from './s2s.js';
+export { EmulatorCore } from './core.js';
+export type {
+  EmulatorOptions,
+  FaultKind,
+  FaultOptions,
+  StoredActivity,
+  LoggedRequest,
+  RecordedInvite,
+  RecordedRecentPlayerGroup,
+  EmulatorCounters,
+  AuthorizationCheck,
+  CoreRequest,
+  RateUsage,
+} from './core.js';
+export type { WindowUsage } from '../sliding-window.js';
+export type { Presence, InspectedActivity, InspectedRequest, PlayerBudget, WindowGauge } from './inspection.js';
