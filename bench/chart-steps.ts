@@ -1,18 +1,18 @@
 /**
- * What one step of the player chart costs, four ways, on the same events (a join, a merged
- * count change, the answer): a live actor per player (create, start, send, stop), XState's
- * exported `transition()` (a throwaway actor and system per call), the engine's ChartRunner
- * with every step computed by XState (`machine.transition` with one scope for all players),
- * and the ChartRunner as the engine runs it (learned transitions replayed). CPU µs per player
- * per phase, all players alive at once as in the engine.
+ * What one step of the player chart costs through XState, three ways, on the same events (a
+ * join, the request leaving, a count change while it is on the wire, the answer): a live actor
+ * per player (create, start, send, stop), XState's exported `transition()` (a throwaway actor
+ * and system per call), and the engine's ChartStepper (`machine.transition` with one scope for
+ * all players). CPU µs per player per phase, all players alive at once as in the engine.
+ * Information, not a target (bench/RESULTS.md).
  *
  *   node --expose-gc --import tsx bench/chart-steps.ts [players]
  */
 import { createActor, initialTransition, transition, type Actor, type SnapshotFrom } from 'xstate';
-import { ChartRunner, type ChartState } from '../src/engine/chart-runner.js';
-import { createPlayerMachine, type PlayerEvent, type PlayerMachine } from '../src/engine/player-machine.js';
+import { ChartStepper } from '../src/engine/chart-step.js';
+import { createPlayerMachine, type PlayerEmitted, type PlayerEvent, type PlayerMachine } from '../src/engine/player-chart.js';
 
-const machine = createPlayerMachine();
+const machine = createPlayerMachine({ now: () => performance.now() });
 const players = Number(process.argv[2] ?? 20_000);
 const gc = (globalThis as { gc?: () => void }).gc ?? (() => undefined);
 const cpu = () => {
@@ -20,13 +20,14 @@ const cpu = () => {
   return u.user + u.system;
 };
 const content = (n: number) => ({ connectionString: '10.0.0.1:7777', joinRestriction: 'Followed' as const, currentPlayers: n, maxPlayers: 8, groupId: 'm1' });
-const input = (i: number) => ({ xuid: String(2533274800000000n + BigInt(i)), groupId: 'm1', keepAliveMs: 3_600_000, countRefreshIntervalMs: 0 });
+const input = (i: number) => ({ xuid: String(2533274800000000n + BigInt(i)), groupId: 'm1', countRefreshIntervalMs: 0 });
 const events: (() => PlayerEvent)[] = [
-  () => ({ type: 'DESIRE', now: 1, groupId: 'm1', activity: content(1), sequenceNumber: 1n, reason: 'join' }),
-  () => ({ type: 'DESIRE', now: 2, groupId: 'm1', activity: content(8), sequenceNumber: 2n, reason: 'count' }),
-  () => ({ type: 'SENT', now: 3, startedAt: 2, request: { method: 'PUT', groupId: 'm1', activity: content(8), sequenceNumber: 2n, reason: 'join' } }),
+  () => ({ type: 'DESIRE', groupId: 'm1', activity: content(1), reason: 'join', at: Date.now() }),
+  () => ({ type: 'STARTED' }),
+  () => ({ type: 'DESIRE', groupId: 'm1', activity: content(2), reason: 'count', at: Date.now() }),
+  () => ({ type: 'SENT', sequenceNumber: 2n, request: { method: 'PUT', groupId: 'm1', activity: content(1), reason: 'join', joinability: true } }),
 ];
-const PHASES = ['join', 'merged count', 'answer'] as const;
+const PHASES = ['join', 'started', 'count in flight', 'answer'] as const;
 
 function phase(out: Record<string, number>, label: string, each: (i: number) => void): void {
   gc();
@@ -56,15 +57,15 @@ function exportedTransition(): Record<string, number> {
   return out;
 }
 
-function chartRunner(learn: boolean): Record<string, number> {
+function chartStepper(): Record<string, number> {
   const out: Record<string, number> = {};
-  const runner = new ChartRunner(machine, input(0), { learn });
-  const states: ChartState[] = new Array(players);
-  phase(out, 'initial', (i) => void (states[i] = runner.initial(input(i))[0]));
-  PHASES.forEach((name, k) => phase(out, name, (i) => void (states[i] = runner.step(states[i]!, events[k]!())[0])));
+  const stepper = new ChartStepper<PlayerMachine, PlayerEmitted>(machine, input(0));
+  const snapshots: SnapshotFrom<PlayerMachine>[] = new Array(players);
+  phase(out, 'initial', (i) => void (snapshots[i] = stepper.initial(input(i))[0]));
+  PHASES.forEach((name, k) => phase(out, name, (i) => void (snapshots[i] = stepper.step(snapshots[i]!, events[k]!())[0])));
   return out;
 }
 
 for (let round = 0; round < 3; round++) {
-  console.log(JSON.stringify({ players, live: liveActors(), transition: exportedTransition(), runnerXState: chartRunner(false), runnerLearned: chartRunner(true) }));
+  console.log(JSON.stringify({ players, live: liveActors(), transition: exportedTransition(), stepper: chartStepper() }));
 }

@@ -58,7 +58,8 @@ export type {
 export type { RateUsage } from './emulator/core.js';
 export type { WindowUsage } from './sliding-window.js';
 export type { Presence, InspectedActivity, InspectedRequest, PlayerBudget, WindowGauge } from './emulator/inspection.js';
-export { ActivitySync, throttleScope } from './engine/activity-sync.js';
+export { ActivitySync } from './engine/activity-sync.js';
+export { throttleScope } from './engine/retry-policy.js';
 export type { ActivitySyncOptions, CloseResult, FlushResult } from './engine/activity-sync.js';
 export type { ClockInput } from './engine/clock.js';
 export { MatchGroup } from './engine/group.js';

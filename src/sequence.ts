@@ -36,10 +36,10 @@ function describe(value: unknown): string {
 export type SequenceSource = (unixMs: number) => bigint;
 
 /**
- * Hands out strictly increasing sequence numbers per user: the clock's value, or one more than
- * the last number given to that user when the clock has not moved on. Also remembers the
- * highest number actually sent for each user, so that a DELETE can carry the smallest number
- * above it. A released user is forgotten once the clock has passed their last number (until
+ * Hands out strictly increasing sequence numbers per user, when a write leaves: the clock's
+ * value when its change happened, or one more than the last number sent to that user. A
+ * DELETE carries the smallest number above every one sent, so it never erases a newer
+ * writer's activity. A released user is forgotten once the clock has passed their last number (until
  * then a fresh stamp could repeat it).
  */
 export class SequenceStamper {
@@ -57,40 +57,32 @@ export class SequenceStamper {
     if (issues.length) throw new MpaValidationError('SequenceStamper', issues);
   }
 
-  /** The clock's number, computed once per millisecond (a burst stamps many players at once). */
-  #clockAt = Number.NaN;
-  #clockValue = 0n;
-
-  #fromClock(): bigint {
-    const now = this.now();
-    if (now !== this.#clockAt) {
-      // What a user's `now` or `sequence` gives is checked once per millisecond: a wrong one
-      // (NaN, a string, a number) would otherwise be sent, refused by the service as invalid
-      // (or stale) and sent again, or break a DELETE at shutdown. It is refused at the call
-      // that first stamps, a join or an update, naming the option.
-      if (typeof now !== 'number' || !Number.isFinite(now)) throw new MpaValidationError('sequence numbers', [{ path: ['now'], message: `now() must return a finite number of Unix ms, got ${describe(now)}` }]);
-      const value = this.source(now);
-      if (typeof value !== 'bigint' || value < 0n || value > MAX_SEQUENCE) {
-        throw new MpaValidationError('sequence numbers', [{ path: ['sequence'], message: `sequence() must return a bigint from 0 to 2^64-1, got ${describe(value)}` }]);
-      }
-      this.#clockAt = now;
-      this.#clockValue = value;
+  /** The clock's number at `unixMs`, checked: a wrong `now` or `sequence` is refused where it is first used, naming the option. */
+  numberAt(unixMs: number): bigint {
+    if (typeof unixMs !== 'number' || !Number.isFinite(unixMs)) throw new MpaValidationError('sequence numbers', [{ path: ['now'], message: `now() must return a finite number of Unix ms, got ${describe(unixMs)}` }]);
+    const value = this.source(unixMs);
+    if (typeof value !== 'bigint' || value < 0n || value > MAX_SEQUENCE) {
+      throw new MpaValidationError('sequence numbers', [{ path: ['sequence'], message: `sequence() must return a bigint from 0 to 2^64-1, got ${describe(value)}` }]);
     }
-    return this.#clockValue;
+    return value;
   }
 
-  /** The next number for `xuid`, strictly greater than every earlier one for that user. */
-  next(xuid: string): bigint {
-    const fromClock = this.#fromClock();
-    this.#drain(fromClock);
-    const user = this.#users.get(xuid);
-    const last = user?.last;
-    const value = last !== undefined && fromClock <= last ? last + 1n : fromClock < 1n ? 1n : fromClock;
-    if (user) {
-      user.last = value;
-      user.released = false;
-    } else this.#users.set(xuid, { last: value, sent: 0n, released: false });
-    return value;
+  #fromClock(): bigint {
+    return this.numberAt(this.now());
+  }
+
+  /**
+   * The number of a write for `xuid` whose change happened at `changedAtMs` (wall clock):
+   * the clock's number at that moment, or one more than the last number sent for that user
+   * when that is not greater. Recorded as sent. A change that never leaves takes no number, so
+   * the lead over the clock is bounded by the writes actually sent within one clock unit.
+   */
+  stamp(xuid: string, changedAtMs: number): bigint {
+    const atChange = this.numberAt(changedAtMs);
+    const last = this.#users.get(xuid)?.sent ?? 0n;
+    const value = atChange > last ? atChange : last + 1n;
+    this.sent(xuid, value < 1n ? 1n : value);
+    return value < 1n ? 1n : value;
   }
 
   /** Records that `sequenceNumber` left for `xuid`; later stamps are greater. */
@@ -128,6 +120,13 @@ export class SequenceStamper {
   /** Forgets, now, the released users the clock has passed (otherwise done by the next stamp or release). */
   expire(): void {
     this.#drain(this.#fromClock());
+  }
+
+  /** Forgets every user (the engine closed). */
+  clear(): void {
+    this.#users.clear();
+    this.#released = [];
+    this.#releasedHead = 0;
   }
 
   /** Users remembered (for memory checks). */

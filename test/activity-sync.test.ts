@@ -145,7 +145,7 @@ describe('ActivitySync: the basic lifecycle', () => {
     expect(emulator.activity(P(1))).toMatchObject({ connectionString: 'back', groupId: 'match-43', currentPlayers: 2 });
   });
 
-  it('a count change held for a queued write never outlives a move: the write carries the new group', async () => {
+  it('a count change for a queued write never outlives a second join: the write carries the newest group', async () => {
     const { sync, clock, emulator, writesOf } = await start({ sync: { concurrency: 1, countRefreshIntervalMs: 0 } });
     const a = sync.group(settings);
     const b = sync.group({ ...settings, groupId: 'match-43', connectionString: 'b' });
@@ -155,7 +155,8 @@ describe('ActivitySync: the basic lifecycle', () => {
     await settle(clock, sync.flush());
     expect(writesOf(P(1)).map((w) => w.method)).toEqual(['PUT']);
     expect(emulator.activity(P(1))).toMatchObject({ groupId: 'match-43', connectionString: 'b', currentPlayers: 1 });
-    expect(emulator.activity(P(2))).toMatchObject({ groupId: 'match-42', currentPlayers: 1 });
+    // P(1) is still in the first group, which counts them.
+    expect(emulator.activity(P(2))).toMatchObject({ groupId: 'match-42', currentPlayers: 2 });
   });
 
   it('a leave replaces a pending PUT, and a re-join after a leave works', async () => {
@@ -172,19 +173,30 @@ describe('ActivitySync: the basic lifecycle', () => {
     expect(emulator.activity(P(1))).toMatchObject({ currentPlayers: 2 });
   });
 
-  it('moving a player to another group rewrites the activity without a DELETE', async () => {
+  it('a player in two groups shows the one joined last, falls back to the other when it ends, and both count them', async () => {
     const { sync, clock, emulator, writesOf } = await start();
-    const a = sync.group(settings);
-    const b = sync.group({ ...settings, groupId: 'match-43', connectionString: 'b' });
-    a.join(P(1));
-    a.join(P(2));
+    const lobby = sync.group({ ...settings, groupId: 'lobby', connectionString: 'lobby' });
+    const match = sync.group({ ...settings, groupId: 'match-43', connectionString: 'match' });
+    lobby.join(P(1));
+    lobby.join(P(2));
     await settle(clock, sync.flush());
-    b.join(P(1));
+    match.join(P(1));
     await settle(clock, sync.flush());
-    expect(a.members).toEqual([P(2)]);
-    expect(emulator.activity(P(1))).toMatchObject({ groupId: 'match-43', connectionString: 'b', currentPlayers: 1 });
-    expect(emulator.activity(P(2))).toMatchObject({ currentPlayers: 1 });
-    expect(writesOf(P(1)).map((w) => w.method)).toEqual(['PUT', 'PUT']);
+    expect(lobby.members).toEqual([P(1), P(2)]);
+    expect(lobby.currentPlayers).toBe(2);
+    expect(emulator.activity(P(1))).toMatchObject({ groupId: 'match-43', connectionString: 'match', currentPlayers: 1 });
+    expect(emulator.activity(P(2))).toMatchObject({ groupId: 'lobby', currentPlayers: 2 });
+    // A change in the lobby is kept for when it shows again, not written over the match.
+    lobby.update({ joinRestriction: 'InviteOnly' });
+    await settle(clock, sync.flush());
+    expect(emulator.activity(P(1))).toMatchObject({ groupId: 'match-43', joinRestriction: 'Followed' });
+    await match.close();
+    await settle(clock, sync.flush());
+    expect(emulator.activity(P(1))).toMatchObject({ groupId: 'lobby', connectionString: 'lobby', joinRestriction: 'InviteOnly', currentPlayers: 2 });
+    expect(writesOf(P(1)).map((w) => w.method)).not.toContain('DELETE');
+    lobby.leave(P(1));
+    await settle(clock, sync.flush());
+    expect(emulator.activity(P(1))).toBeUndefined();
   });
 
   it('stamps sequence numbers on the SDK scale when the change happens, strictly increasing', async () => {

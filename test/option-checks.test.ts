@@ -175,6 +175,6 @@ describe('the exported helpers refuse a caller\'s mistake, naming it, instead of
     expect(parseRetryAfter('garbage', { now: 0 })).toBeUndefined(); // what the header says is never an error
     expect(parseRetryAfter(null, { now: 0, capMs: 1000 })).toBeUndefined();
     expect(seededRandom(42)()).toBe(seededRandom(42)());
-    expect(new SequenceStamper(xboxSequenceNumber, () => 1_700_000_000_000).next('1')).toBe(xboxSequenceNumber(1_700_000_000_000));
+    expect(new SequenceStamper(xboxSequenceNumber, () => 1_700_000_000_000).stamp('1', 1_700_000_000_000)).toBe(xboxSequenceNumber(1_700_000_000_000));
   });
 });

@@ -28,9 +28,15 @@ async function runScenario(commands: Command[], faultRates: Partial<Record<Fault
   try {
     const { sync, clock, emulator } = r;
     const groups = Array.from({ length: GROUPS }, (_, g) => sync.group({ groupId: `g${g}`, connectionString: `host:${7000 + g}`, maxPlayers: 16 }));
+    // The model: a player may be in several groups; their activity shows the one joined last.
+    const joinedLast = new Map<number, number[]>();
     for (const c of commands) {
-      if (c.kind === 'join') groups[c.group]!.join(P(c.player));
-      else if (c.kind === 'leave') for (const g of groups) g.leave(P(c.player));
+      if (c.kind === 'join') {
+        if (groups[c.group]!.join(P(c.player))) joinedLast.set(c.player, [...(joinedLast.get(c.player) ?? []).filter((g) => g !== c.group), c.group]);
+      } else if (c.kind === 'leave') {
+        for (const g of groups) g.leave(P(c.player));
+        joinedLast.delete(c.player);
+      }
       else if (c.kind === 'settings') groups[c.group]!.update({ joinRestriction: c.restriction, maxPlayers: c.maxPlayers });
       else if (c.kind === 'extra') groups[c.group]!.update({ extraPlayers: c.extra });
       else if (c.kind === 'churn')
@@ -44,7 +50,9 @@ async function runScenario(commands: Command[], faultRates: Partial<Record<Fault
 
     // The service holds exactly the desired state.
     for (let p = 0; p < PLAYERS; p++) {
-      const group = groups.find((g) => g.members.includes(P(p)));
+      const shown = joinedLast.get(p)?.at(-1);
+      const group = shown === undefined ? undefined : groups[shown];
+      expect(groups.filter((g) => g.members.includes(P(p))).length, `player ${p}'s groups`).toBe(joinedLast.get(p)?.length ?? 0);
       const activity = emulator.activity(P(p));
       if (!group) expect(activity, `player ${p} has left`).toBeUndefined();
       else
@@ -137,7 +145,8 @@ describe('property: two engines, one service', () => {
           const where = new Map<number, { engine: 0 | 1; group: number }>();
           const joinStep = async (engine: 0 | 1, group: number, player: number) => {
             const previous = where.get(player);
-            if (previous && previous.engine !== engine) groups[previous.engine]![previous.group]!.leave(P(player));
+            // One group at a time in this model: a join elsewhere leaves the previous group first.
+            if (previous && (previous.engine !== engine || previous.group !== group)) groups[previous.engine]![previous.group]!.leave(P(player));
             groups[engine]![group]!.join(P(player));
             where.set(player, { engine, group });
           };

@@ -4,7 +4,7 @@ import { DOCUMENTED_RATE_LIMITS } from '../src/rate-limits.js';
 import { retryPolicy, type FailedCall } from '../src/engine/retry-policy.js';
 
 const settings = { backoff: { baseMs: 1000, capMs: 60_000 }, retryAfterJitterMs: 250, maxAttempts: 3, budgets: DOCUMENTED_RATE_LIMITS };
-const call = (error: unknown, extra: Partial<FailedCall> = {}): FailedCall => ({ error, attempt: 0, call: 'write', afterAmbiguous: false, ...extra });
+const call = (error: unknown, extra: Partial<FailedCall> = {}): FailedCall => ({ error, attempt: 0, call: 'write', ...extra });
 
 describe('retryPolicy: one decision for every failure of every call', () => {
   it('Retry-After: waits exactly that long plus jitter, for this user when the limit is a per-user window', () => {
@@ -22,11 +22,19 @@ describe('retryPolicy: one decision for every failure of every call', () => {
     expect(retryPolicy(call(new MpaTransportError('timeout', 't')), settings, 0.999)).toMatchObject({ kind: 'retry', ambiguous: true, delayMs: 999 });
   });
 
-  it('a stale answer means superseded, unless an earlier attempt was ambiguous: then verify', () => {
+  it('a stale answer means superseded: never retried, whatever came before', () => {
     const error = new MpaRequestRejectedError('stale', { status: 400, debugMessage: 'The sequence number is not greater than the stored one' });
     if (!error.superseded) return expect.fail('the error must read as superseded');
     expect(retryPolicy(call(error), settings, 0)).toEqual({ kind: 'superseded' });
-    expect(retryPolicy(call(error, { afterAmbiguous: true }), settings, 0)).toEqual({ kind: 'verify' });
+    expect(retryPolicy(call(error, { attempt: 3 }), settings, 0)).toEqual({ kind: 'superseded' });
+  });
+
+  it('an authorization failure holds every caller: the provider’s wait when it gives one, else a backoff that grows with the outage', () => {
+    const refused = new MpaAuthorizationError('no', { status: 403 });
+    expect(retryPolicy(call(refused, { outageFailures: 1 }), settings, 0.5)).toEqual({ kind: 'retry', delayMs: 500, scope: 'all', retryAfterMs: undefined, ambiguous: false });
+    expect(retryPolicy(call(refused, { outageFailures: 5 }), settings, 0.5)).toMatchObject({ delayMs: 8000, scope: 'all' });
+    const waitAsked = Object.assign(new MpaAuthorizationError('no', { status: 403 }), { retryAfterMs: 30_000 });
+    expect(retryPolicy(call(waitAsked), settings, 0.5)).toMatchObject({ delayMs: 30_000, scope: 'all' });
   });
 
   it('400 and local validation: give up; authorization: retried with backoff', () => {

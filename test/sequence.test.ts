@@ -23,28 +23,36 @@ describe('xboxSequenceNumber', () => {
 });
 
 describe('SequenceStamper', () => {
-  it('is strictly increasing per user even when the clock stands still', () => {
-    const now = Date.parse('2026-01-01T00:00:00Z');
-    const stamper = new SequenceStamper(xboxSequenceNumber, () => now);
-    const a = stamper.next('1');
-    const b = stamper.next('1');
-    const c = stamper.next('1');
-    expect(b).toBe(a + 1n);
-    expect(c).toBe(b + 1n);
-    expect(stamper.next('2')).toBe(a);
+  const t0 = Date.parse('2026-01-01T00:00:00Z');
+
+  it('a write carries the clock’s number when its change happened, not when it leaves', () => {
+    const stamper = new SequenceStamper(xboxSequenceNumber, () => t0 + 60_000);
+    expect(stamper.stamp('1', t0)).toBe(xboxSequenceNumber(t0));
+  });
+
+  it('is strictly increasing per user: a change in the same clock unit takes one more than the last sent', () => {
+    const stamper = new SequenceStamper(xboxSequenceNumber, () => t0);
+    const a = stamper.stamp('1', t0);
+    expect(stamper.stamp('1', t0)).toBe(a + 1n);
+    expect(stamper.stamp('1', t0 - 10_000)).toBe(a + 2n);
+    expect(stamper.stamp('2', t0)).toBe(a);
   });
 
   it('follows the clock when it moves on', () => {
-    let now = Date.parse('2026-01-01T00:00:00Z');
-    const stamper = new SequenceStamper(xboxSequenceNumber, () => now);
-    stamper.next('1');
-    now += 60_000;
-    expect(stamper.next('1')).toBe(xboxSequenceNumber(now));
+    const stamper = new SequenceStamper(xboxSequenceNumber, () => t0);
+    stamper.stamp('1', t0);
+    expect(stamper.stamp('1', t0 + 60_000)).toBe(xboxSequenceNumber(t0 + 60_000));
+  });
+
+  it('a DELETE carries the smallest number above every one sent', () => {
+    const stamper = new SequenceStamper(xboxSequenceNumber, () => t0);
+    const a = stamper.stamp('1', t0);
+    expect(stamper.deleteNumber('1')).toBe(a + 1n);
   });
 
   it('never hands out 0, even from a clock before 2015', () => {
     const stamper = new SequenceStamper(xboxSequenceNumber, () => 0);
-    expect(stamper.next('1')).toBe(1n);
+    expect(stamper.stamp('1', 0)).toBe(1n);
   });
 });
 
@@ -86,6 +94,6 @@ describe('a clock or sequence source that gives the wrong kind of value', () => 
 
   it('a stamper on a good clock still hands out the SDK numbers', () => {
     const stamper = new SequenceStamper(xboxSequenceNumber, () => Date.parse('2026-01-01'));
-    expect(stamper.next('1')).toBe(xboxSequenceNumber(Date.parse('2026-01-01')));
+    expect(stamper.stamp('1', Date.parse('2026-01-01'))).toBe(xboxSequenceNumber(Date.parse('2026-01-01')));
   });
 });

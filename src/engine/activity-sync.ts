@@ -1,29 +1,35 @@
 /**
- * ActivitySync: the registry and the wiring. Groups compute desired states; the engine routes
- * them to one statechart per player; the charts decide what to send and when; the engine runs
- * the requests through the scheduler's queue and reports the answers back to the charts as
- * events. Data flows one way: group -> desired state -> player chart -> queue -> client.
+ * ActivitySync: the registry of players and groups, the scheduler (budgets and one p-queue)
+ * and the events. Groups compute each member's desired state; the engine hands the one a
+ * player should show to that player's session (player-session.ts), whose chart decides what to
+ * send and when. Data flows one way: group -> desired state -> player session -> queue ->
+ * client; sessions and the scheduler report back only as events.
  */
 import { setMaxListeners } from 'node:events';
+import { debuglog } from 'node:util';
 import { EventEmitter } from 'eventemitter3';
-import type { EventObject } from 'xstate';
 import { z } from 'zod';
-import { putValidatedActivity, type MpaClient } from '../client.js';
-import { MpaAuthorizationError, MpaError, MpaThrottledError, MpaTransportError, MpaUsageError, MpaValidationError, MpaClosedError } from '../errors.js';
+import type { MpaClient } from '../client.js';
+import { MpaError, MpaTransportError, MpaUsageError, MpaClosedError, MpaThrottledError, MpaValidationError } from '../errors.js';
 import type { RandomSource } from '../random.js';
 import { resolveRateLimits, type RateCategory, type RateLimitConfig, type RateLimitOverride } from '../rate-limits.js';
 import { functionSchema, LIMITS, msSchema, parseInput, unlessUnknownKey, type RecentPlayerGroupInput } from '../schemas.js';
 import { SequenceStamper, xboxSequenceNumber, type SequenceSource } from '../sequence.js';
 import { sleep } from '../sleep.js';
+import { ChartStepper } from './chart-step.js';
 import { resolveClock, type ClockInput, type EngineClock } from './clock.js';
-import { sameContent, type ActivityContent, type SendReason } from './desired.js';
+import type { ActivityContent, SendReason } from './desired.js';
 import type { InviteResult, PlayerStateName, RecentPlayersResult, SyncEvents, SyncStats } from './events.js';
 import { DueQueue } from './due-queue.js';
 import { MatchGroup, type GroupOptions, type GroupSink } from './group.js';
-import { ChartRunner, type ChartEffect, type ChartState } from './chart-runner.js';
-import { createPlayerMachine, requestFor, type PlayerContext, type PlayerEmitted, type PlayerEvent, type WriteRequest } from './player-machine.js';
-import { retryPolicy, type RetryDecision, type RetrySettings } from './retry-policy.js';
+import { OutageTracker } from './outage.js';
+import { createPlayerMachine, type ChartDeps, type PlayerEmitted, type PlayerMachine } from './player-chart.js';
+import { PlayerSession, type SessionReport } from './player-session.js';
+import { retryPolicy, type FailedCall, type RetryDecision, type RetrySettings } from './retry-policy.js';
 import { Scheduler } from './scheduler.js';
+
+/** `NODE_DEBUG=mpa-sync` prints what the engine does, one line per request, retry, outage and state change. */
+const debug = debuglog('mpa-sync');
 
 /** Options of {@link ActivitySync}; every one but `client` has a default. */
 export interface ActivitySyncOptions {
@@ -64,6 +70,12 @@ export interface ActivitySyncOptions {
   clock?: ClockInput;
   /** Random source for jitter. Default `Math.random`. */
   random?: RandomSource;
+  /**
+   * Failed requests in a row (network, 5xx) after which one `error` event reports an outage;
+   * a `recovered` event follows the next success. An authorization failure reports at once.
+   * Default 5.
+   */
+  errorAfterFailures?: number;
 }
 
 /** What {@link ActivitySync.close} resolves with. */
@@ -102,6 +114,7 @@ const optionsSchema = z.strictObject(
       .default({ baseMs: 1000, capMs: 60_000 }),
     retryAfterJitterMs: msSchema('retryAfterJitterMs').default(250),
     maxAttempts: z.number().int().positive().default(5),
+    errorAfterFailures: z.number().int().positive().default(5),
     keepAliveMs: msSchema('keepAliveMs', 1).max(23 * 3600_000, { error: 'keepAliveMs must stay under the service’s 24 h expiry (at most 23 h)' }).default(3600_000),
     sequence: functionSchema('sequence', 'a function from Unix ms to a bigint sequence number').optional(),
     now: functionSchema('now', 'a function returning Unix ms').optional(),
@@ -118,49 +131,24 @@ const optionsSchema = z.strictObject(
 
 const msOption = z.strictObject({ timeoutMs: msSchema('timeoutMs').optional() }, { error: unlessUnknownKey('options must be an object') });
 
+/** A player: their session, and the groups that hold them, in the order they joined. */
 interface Player {
-  readonly xuid: string;
-  /**
-   * Where the player is in the chart: its state and context (no live actor, no XState
-   * snapshot between events: see chart-runner.ts). A retired player keeps its `gone` state.
-   */
-  chart: ChartState;
-  /** The chart is handling an event: events it causes wait in `inbox`, in order (as an actor's mailbox). */
-  stepping: boolean;
-  inbox: (PlayerEvent | EventObject)[] | undefined;
-  /** The pending `after` delay of the chart's state, if any (one state, one delay at most). */
-  delay: { id: string; handle: unknown } | undefined;
-  /** Bumped each time the player starts resting: stale keep-alive entries are ignored. */
-  restGen: number;
-  /** The group the player is a member of, if any. */
-  group: MatchGroup | undefined;
+  readonly session: PlayerSession;
+  /** Each group's desired activity for the player; the last entry is the one they show. */
+  readonly groups: Map<string, ActivityContent>;
   /** Group of the newest desired state, for events after the player left. */
   groupId: string;
-  state: PlayerStateName;
-  /** A request of this player is in flight (it may land even if we stop waiting). */
-  inFlight: boolean;
-  /** Whether any request was ever sent for this player. */
-  sent: boolean;
-  /** A change arrived while a request was in flight (the next ones replace it). */
-  changeWaiting: boolean;
-  /** The chart is in `sending` and its request waits in the queue (see `#hold`). */
-  queued: boolean;
-  /** Count changes for a queued player, merged, not yet handed to the chart. */
-  pending: DesireEvent | undefined;
+  /** Bumped each time the player starts or stops resting: stale keep-alive entries are ignored. */
+  restGen: number;
 }
 
-type DesireEvent = Extract<PlayerEvent, { type: 'DESIRE' }>;
-
-/** One entry of eventemitter3's listener registry. */
-interface RegisteredListener {
-  fn: (...args: unknown[]) => void;
-  context: unknown;
-  once: boolean;
+/** Internals a test may replace: the chart, built on the engine's clock. */
+export interface SyncInternals {
+  machine?: (deps: ChartDeps) => PlayerMachine;
 }
 
 /** Retirements this close together share one sweep of the budget logs. */
 const SWEEP_EVERY_MS = 1000;
-const SETTLED: Record<PlayerStateName, boolean> = { idle: true, active: true, gone: true, updating: false, leaving: false };
 /** Preallocated: `abort()` without a reason builds a DOMException each time. */
 const CLOSED_REASON = new MpaTransportError('aborted', 'stopped by close()');
 
@@ -180,36 +168,39 @@ export class ActivitySync extends EventEmitter<SyncEvents> {
   readonly #random: RandomSource;
   readonly #stamper: SequenceStamper;
   readonly #scheduler: Scheduler;
-  readonly #chart: ChartRunner;
+  readonly #stepper: ChartStepper<PlayerMachine, PlayerEmitted>;
   readonly #options: z.output<typeof optionsSchema>;
   readonly #policy: RetrySettings;
+  readonly #outage: OutageTracker;
   readonly #players = new Map<string, Player>();
   readonly #groups = new Map<string, MatchGroup>();
-  /** Players resting in `updating.pacing`: a flush sends them at once. */
-  readonly #paced = new Set<Player>();
   readonly #waiters = new Set<() => void>();
   /** Players who are gone but whose activity may still be on the service (a DELETE refused for good). */
   readonly #leftovers = new Map<string, string>();
-  readonly #stats = { requests: {} as Record<string, Record<string, number>>, coalesced: 0, throttled: 0, retries: 0, superseded: 0, failed: 0, inFlight: 0 };
+  readonly #stats = { requests: {} as Record<string, Record<string, number>>, coalesced: 0, throttled: 0, retries: 0, superseded: 0, failed: 0 };
   /** Players updating or leaving: flush waits for this to reach 0 (a count, not a scan). */
   #unsettled = 0;
   #flushing = 0;
   readonly #warned = new Set<string>();
   /** Keep-alives of resting players, in the order they last wrote (`keepAliveMs` is the same for all). */
   readonly #keepAlive: DueQueue<{ xuid: string; gen: number }>;
-  /** Players with a held count change (see `#hold`), delivered at the end of the tick. */
-  #holding: Player[] = [];
   /** Sweeps of the budget logs, once the windows of retired players have passed. */
   readonly #sweeps: DueQueue<true>;
   #lastSweepAt = Number.NEGATIVE_INFINITY;
-  /** Engine-wide, so that a new Player for the same xuid never matches an old entry. */
   #gen = 0;
   readonly #sink: GroupSink;
+  readonly #sessionDeps: ConstructorParameters<typeof PlayerSession>[3];
   /** Aborted by close(): stops requests, invites and reports still under way. */
   readonly #shutdown = new AbortController();
   #closed = false;
+  /** The one close under way or done: every close() resolves with its result. */
+  #closing: Promise<CloseResult> | undefined;
+  /** Who was unsettled when close() ended: what a flush that close ended resolves with. */
+  #unsettledAtClose: FlushResult['unsettled'] | undefined;
+  /** Listeners as registered, by event, mapped to the wrappers that catch what they throw. */
+  readonly #wrappers = new Map<string | symbol, WeakMap<(...args: never[]) => void, (...args: unknown[]) => void>>();
 
-  constructor(options: ActivitySyncOptions) {
+  constructor(options: ActivitySyncOptions, internals: SyncInternals = {}) {
     super();
     const budgetsOff = typeof options === 'object' && options !== null && options.budgets === false;
     this.#options = parseInput(optionsSchema, budgetsOff ? { ...options, budgets: undefined } : options, 'ActivitySync options');
@@ -219,6 +210,7 @@ export class ActivitySync extends EventEmitter<SyncEvents> {
     this.#stamper = new SequenceStamper(options.sequence ?? xboxSequenceNumber, this.#clock.wall);
     const budgets: RateLimitConfig | false = budgetsOff ? false : resolveRateLimits(this.#options.budgets);
     this.#policy = { backoff: this.#options.backoff, retryAfterJitterMs: this.#options.retryAfterJitterMs, maxAttempts: this.#options.maxAttempts, budgets };
+    this.#outage = new OutageTracker(this.#options.errorAfterFailures, this.#clock.monotonic);
     this.#scheduler = new Scheduler({
       limits: budgets,
       marginMs: this.#options.budgetMarginMs,
@@ -226,10 +218,12 @@ export class ActivitySync extends EventEmitter<SyncEvents> {
       rateCap: this.#options.rateCap,
       now: this.#clock.monotonic,
     });
-    this.#chart = new ChartRunner(createPlayerMachine(), { xuid: '', groupId: '', keepAliveMs: this.#options.keepAliveMs, countRefreshIntervalMs: this.#options.countRefreshIntervalMs });
+    const deps: ChartDeps = { now: this.#clock.monotonic };
+    const machine = internals.machine ? internals.machine(deps) : createPlayerMachine(deps);
+    this.#stepper = new ChartStepper(machine, { xuid: '', groupId: '', countRefreshIntervalMs: this.#options.countRefreshIntervalMs });
     this.#keepAlive = new DueQueue(this.#clock, ({ xuid, gen }) => {
       const player = this.#players.get(xuid);
-      if (player && player.restGen === gen && player.state === 'active') this.#sendTo(player, { type: 'KEEPALIVE' });
+      if (player && player.restGen === gen && player.session.state === 'active') player.session.send({ type: 'KEEPALIVE' });
     });
     this.#sweeps = new DueQueue(this.#clock, () => {
       this.#scheduler.expire();
@@ -237,12 +231,23 @@ export class ActivitySync extends EventEmitter<SyncEvents> {
     });
     // Every request in flight listens to the one shutdown signal (no AbortController per request).
     setMaxListeners(0, this.#shutdown.signal);
+    this.#sessionDeps = {
+      stepper: this.#stepper,
+      clock: this.#clock,
+      scheduler: this.#scheduler,
+      client: this.#client,
+      stamper: this.#stamper,
+      signal: this.#shutdown.signal,
+      decide: (failed) => this.#decide(failed),
+      report: (session, report) => this.#onReport(session, report),
+      flushing: () => this.#flushing > 0,
+      internalFailure: (error) => this.#internalFailure(error),
+    };
     const clock = this.#clock;
     this.#sink = {
       desire: (xuid, groupId, activity, reason) => this.#desire(xuid, groupId, activity, reason),
-      claim: (xuid, group) => this.#claim(xuid, group),
       release: (group) => void (this.#groups.get(group.groupId) === group && this.#groups.delete(group.groupId)),
-      settled: (xuids) => this.#until(() => xuids.every((x) => SETTLED[this.#players.get(x)?.state ?? 'gone'])),
+      settled: (xuids) => this.#until(() => xuids.every((x) => this.#players.get(x)?.session.hasTag('settled') ?? true)),
       assertOpen: () => this.#assertOpen(),
       invite: (groupId, settings, sender, xuids) => this.#invite(groupId, settings, sender, xuids),
       reportRecentPlayers: (groupId, groups) => this.#reportRecentPlayers(groupId, groups),
@@ -262,27 +267,53 @@ export class ActivitySync extends EventEmitter<SyncEvents> {
     };
   }
 
+  // ---- listeners: each runs in its own try/catch ---------------------------------------
+
   /**
-   * Emits to every listener, each in its own try/catch: a listener that throws never crashes
-   * the process and never changes what is sent. It is reported once: as a `listenerError`
-   * event if anyone listens to it, else as one process warning per event name.
+   * Registers a listener wrapped in a try/catch: a listener that throws never crashes the
+   * process and never changes what is sent. It is reported once: as a `listenerError` event if
+   * anyone listens to it, else as one process warning per event name.
    */
-  override emit<T extends EventEmitter.EventNames<SyncEvents>>(event: T, ...args: EventEmitter.EventArgs<SyncEvents, T>): boolean {
-    // eventemitter3's own emit, one listener at a time: its registry (pinned version 5) keeps
-    // `once` flags and contexts that listeners() does not return.
-    const key = EventEmitter.prefixed ? `${String(EventEmitter.prefixed)}${event}` : event;
-    const registered = (this as unknown as { _events: Record<string, RegisteredListener | RegisteredListener[] | undefined> })._events[key];
-    if (!registered) return false;
-    for (const listener of Array.isArray(registered) ? [...registered] : [registered]) {
-      if (listener.once) this.removeListener(event, listener.fn as never, undefined, true);
-      try {
-        listener.fn.apply(listener.context, args);
-      } catch (error) {
-        this.#listenerFailed(event, error);
-      }
-    }
-    return true;
+  override on<T extends EventEmitter.EventNames<SyncEvents>>(event: T, fn: EventEmitter.EventListener<SyncEvents, T>, context?: unknown): this {
+    return super.on(event, this.#wrap(event, fn as never) as never, context);
   }
+
+  override addListener<T extends EventEmitter.EventNames<SyncEvents>>(event: T, fn: EventEmitter.EventListener<SyncEvents, T>, context?: unknown): this {
+    return this.on(event, fn, context);
+  }
+
+  override once<T extends EventEmitter.EventNames<SyncEvents>>(event: T, fn: EventEmitter.EventListener<SyncEvents, T>, context?: unknown): this {
+    return super.once(event, this.#wrap(event, fn as never) as never, context);
+  }
+
+  override off<T extends EventEmitter.EventNames<SyncEvents>>(event: T, fn?: EventEmitter.EventListener<SyncEvents, T>, context?: unknown, once?: boolean): this {
+    const wrapped = fn && this.#wrappers.get(event)?.get(fn as never);
+    return super.off(event, (wrapped ?? fn) as never, context, once);
+  }
+
+  override removeListener<T extends EventEmitter.EventNames<SyncEvents>>(event: T, fn?: EventEmitter.EventListener<SyncEvents, T>, context?: unknown, once?: boolean): this {
+    return this.off(event, fn, context, once);
+  }
+
+  #wrap(event: keyof SyncEvents, fn: (...args: never[]) => void): (...args: unknown[]) => void {
+    let byFn = this.#wrappers.get(event);
+    if (!byFn) this.#wrappers.set(event, (byFn = new WeakMap()));
+    let wrapped = byFn.get(fn);
+    if (!wrapped) {
+      const failed = (error: unknown) => this.#listenerFailed(event, error);
+      wrapped = function (this: unknown, ...args: unknown[]) {
+        try {
+          (fn as (...a: unknown[]) => void).apply(this, args);
+        } catch (error) {
+          failed(error);
+        }
+      };
+      byFn.set(fn, wrapped);
+    }
+    return wrapped;
+  }
+
+  // ---- public API -------------------------------------------------------------------------
 
   /**
    * Creates a group (a match, room or server instance). Its `groupId` must be unique among open
@@ -311,56 +342,68 @@ export class ActivitySync extends EventEmitter<SyncEvents> {
 
   /** The top-level state of a player's chart (`undefined`: not tracked, i.e. gone). */
   playerState(xuid: string): PlayerStateName | undefined {
-    const player = this.#players.get(xuid);
-    if (player?.pending) this.#deliver(player); // a held change first: the state it leads to
-    return player?.state;
+    return this.#players.get(xuid)?.session.state;
   }
 
   /**
    * Sends every paced count change now (within budgets) and resolves when the service holds
-   * every desired state (or a change was refused for good). While the service is unreachable
-   * the engine keeps retrying with backoff, so this waits: pass `timeoutMs` to resolve no later
-   * than that, with the players still unsettled.
+   * every desired state (or a change was refused for good, or superseded). While the service
+   * is unreachable the engine keeps retrying with backoff, so this waits: pass `timeoutMs` to
+   * resolve no later than that, with the players still unsettled. A flush that `close()` ends
+   * resolves with the players that were still unsettled then.
    */
   flush(options: { timeoutMs?: number } = {}): Promise<FlushResult> {
     const { timeoutMs } = parseInput(msOption, options, 'flush options');
     this.#flushing++;
-    this.#deliverHeld();
-    for (const player of [...this.#paced]) this.#sendTo(player, { type: 'FLUSH', now: this.#clock.monotonic() });
+    for (const player of [...this.#players.values()]) if (player.session.hasTag('paced')) player.session.send({ type: 'FLUSH' });
     const done = this.#until(() => this.#unsettled === 0);
     return this.#bounded(done, timeoutMs).then((finished) => {
       this.#flushing--;
-      return { unsettled: finished ? [] : this.#unsettledPlayers() };
+      return { unsettled: this.#unsettledAtClose ?? (finished ? [] : this.#unsettledPlayers()) };
     });
   }
 
   /**
    * Every player leaves; DELETEs go out as budgets and Retry-After allow, until `timeoutMs`
    * (default 10 000). Resolves with every player whose activity may still be on the service.
-   * Later calls of other methods throw {@link MpaClosedError}; calling close again returns the
-   * same kind of result.
+   * Every call resolves with the result of the first; later calls of other methods throw
+   * {@link MpaClosedError}. Everything the engine kept per player is released.
    */
-  async close(options: { timeoutMs?: number } = {}): Promise<CloseResult> {
-    const { timeoutMs = 10_000 } = parseInput(msOption, options, 'close options');
+  close(options: { timeoutMs?: number } = {}): Promise<CloseResult> {
+    let timeoutMs: number;
+    try {
+      timeoutMs = parseInput(msOption, options, 'close options').timeoutMs ?? 10_000;
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    this.#closing ??= this.#close(timeoutMs);
+    return this.#closing;
+  }
+
+  async #close(timeoutMs: number): Promise<CloseResult> {
     // Closing a group leaves everyone and sends its recent-players report, if it has one.
-    const closing = this.#closed ? [] : [...this.#groups.values()].map((group) => group.close().catch(() => undefined));
+    const closing = [...this.#groups.values()].map((group) => group.close().catch(() => undefined));
     this.#groups.clear();
     this.#closed = true;
     this.#flushing++;
-    for (const player of [...this.#paced]) this.#sendTo(player, { type: 'FLUSH', now: this.#clock.monotonic() });
+    for (const player of [...this.#players.values()]) if (player.session.hasTag('paced')) player.session.send({ type: 'FLUSH' });
     await this.#bounded(Promise.all([this.#until(() => this.#players.size === 0), ...closing]), timeoutMs);
     this.#flushing--;
     const undeleted: CloseResult['undeleted'] = [...this.#leftovers].map(([xuid, groupId]) => ({ xuid, groupId }));
     for (const player of this.#players.values()) {
-      const c = this.#contextOf(player);
+      const c = player.session.context;
       // Never fewer: anything we wrote or may be writing right now counts.
-      if ((c.mayHold || player.inFlight) && !c.superseded) undeleted.push({ xuid: player.xuid, groupId: player.groupId });
-      this.#cancelDelay(player);
+      if ((c.mayHold || player.session.inFlight) && !c.superseded) undeleted.push({ xuid: player.session.xuid, groupId: player.groupId });
+      player.session.stop();
     }
+    this.#unsettledAtClose = this.#unsettledPlayers();
+    // Nothing per player outlives close(): sessions, budget logs, sequence numbers, keep-alives.
     this.#keepAlive.stop();
     this.#sweeps.stop();
     this.#players.clear();
-    this.#paced.clear();
+    this.#leftovers.clear();
+    this.#scheduler.clear();
+    this.#stamper.clear();
     this.#unsettled = 0;
     if (!this.#shutdown.signal.aborted) this.#shutdown.abort(CLOSED_REASON);
     this.#wake();
@@ -369,7 +412,6 @@ export class ActivitySync extends EventEmitter<SyncEvents> {
 
   /** Counters since construction, plus what is under way now. */
   stats(): SyncStats {
-    this.#deliverHeld(); // held changes first: a held join is pending
     return {
       requests: structuredClone(this.#stats.requests),
       coalesced: this.#stats.coalesced,
@@ -377,7 +419,7 @@ export class ActivitySync extends EventEmitter<SyncEvents> {
       retries: this.#stats.retries,
       superseded: this.#stats.superseded,
       failed: this.#stats.failed,
-      inFlight: this.#stats.inFlight,
+      inFlight: [...this.#players.values()].filter((p) => p.session.inFlight).length,
       pending: this.#unsettled,
       players: this.#players.size,
       groups: this.#groups.size,
@@ -394,208 +436,120 @@ export class ActivitySync extends EventEmitter<SyncEvents> {
     if (this.#closed) throw new MpaClosedError();
   }
 
-  // ---- routing: groups -> charts -------------------------------------------------------
-
-  #claim(xuid: string, group: MatchGroup): MatchGroup | undefined {
-    const player = this.#players.get(xuid) ?? this.#spawn(xuid, group.groupId);
-    const previous = player.group;
-    player.group = group;
-    this.#leftovers.delete(xuid);
-    return previous !== group ? previous : undefined;
-  }
-
-  #desire(xuid: string, groupId: string, activity: ActivityContent | null, reason: SendReason): void {
-    const player = this.#players.get(xuid);
-    if (!player) return;
-    if (activity === null && player.group?.groupId === groupId) player.group = undefined;
-    player.groupId = groupId;
-    // A change replacing one that was still waiting: counted as coalesced.
-    // (A leave before anything was sent is counted once, when the player is gone.)
-    if ((player.state === 'updating' || player.pending) && (activity !== null || player.sent)) {
-      if (!player.inFlight || player.changeWaiting) this.#stats.coalesced++;
-      else player.changeWaiting = true;
-    }
-    const sequenceNumber = activity === null ? undefined : this.#stamper.next(xuid);
-    const event: DesireEvent = { type: 'DESIRE', now: this.#clock.monotonic(), groupId, activity, sequenceNumber, reason };
-    // Held (see #hold): a count change while the write waits in the queue; a join of a resting
-    // idle player, and what follows it in the same tick. A leave is never held.
-    const queuedCount = player.queued && reason === 'count';
-    const idleJoin = player.state === 'idle' && (reason === 'join' || player.pending !== undefined);
-    if (activity !== null && (queuedCount || idleJoin)) this.#hold(player, event);
-    else this.#sendTo(player, event);
-  }
+  // ---- routing: groups -> sessions --------------------------------------------------------
 
   /**
-   * A count change for a player whose request waits in the queue, or a join of a resting
-   * `idle` player (and the count changes after it). In `sending` the chart only records a
-   * change (it stays; the request reads the newest state when it leaves), so a burst of joins
-   * would cost every waiting member one chart step per join, and each joining player one more
-   * for the counts of those who join after it in the same tick. The engine holds the change
-   * and merges the next ones into it: the chart gets it before any other event, before the
-   * request leaves, when the player's state or the stats are read, at `flush()`, or at the end
-   * of the tick, whichever is first. The merged event is the last change with the first one's
-   * time (and stays a join if the first was one), which the chart reduces exactly as it would
-   * the sequence (same desired state, sequence number, reason and `wrongSince`), provided the
-   * held change left the published state wrong; otherwise the held one is handed over first.
+   * A group's desired activity for `xuid` changed (null: they left it). The player shows the
+   * group they joined most recently among those that hold them; a change in another group is
+   * kept for when it is shown again.
    */
-  #hold(player: Player, event: DesireEvent): void {
-    const held = player.pending;
-    if (held && (held.groupId !== event.groupId || sameContent(this.#contextOf(player).published, held.activity))) this.#deliver(player);
-    // A held join stays a join: the chart reduces join-then-count as one join of the newest content.
-    if (player.pending) player.pending = { ...event, now: player.pending.now, reason: player.pending.reason === 'join' ? 'join' : event.reason };
+  #desire(xuid: string, groupId: string, activity: ActivityContent | null, reason: SendReason): void {
+    // A wrong `now` or `sequence` option is refused here, at the join or change that needs it,
+    // rather than when the write leaves.
+    const at = this.#clock.wall();
+    this.#stamper.numberAt(at);
+    let player = this.#players.get(xuid);
+    if (!player) {
+      if (activity === null) return;
+      player = this.#spawn(xuid, groupId);
+    }
+    const { groups, session } = player;
+    const before = lastEntry(groups);
+    if (activity === null) groups.delete(groupId);
     else {
-      player.pending = event;
-      if (this.#holding.push(player) === 1) queueMicrotask(() => this.#deliverHeld());
+      // A join moves the group to the end: the one shown.
+      if (reason === 'join') groups.delete(groupId);
+      groups.set(groupId, activity);
+    }
+    const after = lastEntry(groups);
+    if (after !== undefined && before !== undefined && after[0] === before[0] && after[1] === before[1]) return;
+    this.#leftovers.delete(xuid);
+    // A change replacing one that was still waiting: counted as coalesced.
+    // (A leave before anything was sent is counted once, when the player is gone.)
+    if ((session.state === 'updating' || session.state === 'leaving') && !session.inFlight && (after !== undefined || session.sent)) this.#stats.coalesced++;
+    if (after === undefined) {
+      player.groupId = groupId;
+      session.send({ type: 'DESIRE', groupId, activity: null, reason: 'leave', at });
+    } else {
+      player.groupId = after[0];
+      const shownReason: SendReason = after[0] !== groupId ? 'settings' : reason;
+      session.send({ type: 'DESIRE', groupId: after[0], activity: after[1], reason: shownReason, at });
     }
   }
 
-  #deliverHeld(): void {
-    const players = this.#holding;
-    this.#holding = [];
-    for (const player of players) this.#deliver(player);
-  }
-
-  /** Hands a held change to the chart (no-op if there is none). */
-  #deliver(player: Player): void {
-    const event = player.pending;
-    if (!event) return;
-    player.pending = undefined;
-    this.#sendTo(player, event);
-  }
-
-  /** A new player rests in the chart's initial state (`idle`) until its first event. */
   #spawn(xuid: string, groupId: string): Player {
-    const input = { xuid, groupId, keepAliveMs: this.#options.keepAliveMs, countRefreshIntervalMs: this.#options.countRefreshIntervalMs };
-    const player: Player = { xuid, chart: this.#chart.fresh(input), stepping: false, inbox: undefined, delay: undefined, restGen: 0, group: undefined, groupId, state: 'idle', inFlight: false, sent: false, changeWaiting: false, queued: false, pending: undefined };
+    const player: Player = {
+      session: new PlayerSession(xuid, groupId, this.#options.countRefreshIntervalMs, this.#sessionDeps),
+      groups: new Map(),
+      groupId,
+      restGen: 0,
+    };
     this.#players.set(xuid, player);
     return player;
   }
 
-  /**
-   * A player starts resting: an active one queues its keep-alive (one timer for all). When the
-   * step ends, `#step` keeps only its state and context.
-   */
-  #hibernate(player: Player, value: 'idle' | 'active'): void {
-    const gen = (player.restGen = ++this.#gen);
-    if (value === 'active') {
+  // ---- what sessions report --------------------------------------------------------------
+
+  #onReport(session: PlayerSession, report: SessionReport): void {
+    const player = this.#players.get(session.xuid);
+    if (player?.session !== session) return;
+    switch (report.kind) {
+      case 'state':
+        return this.#onState(player, report.state, report.previous);
+      case 'request':
+        return this.#onRequest(player, report);
+      case 'failed':
+        return this.#onFailed(player, report);
+      case 'succeeded': {
+        const recovered = this.#outage.succeeded();
+        if (recovered) {
+          debug('recovered after %d failed requests in %d ms', recovered.failures, recovered.durationMs);
+          this.emit('recovered', recovered);
+        }
+        return;
+      }
+      case 'synced':
+        if (this.listenerCount('synced') > 0) {
+          const e = report.event;
+          this.emit('synced', { xuid: session.xuid, groupId: e.groupId, method: e.method, sequenceNumber: e.sequenceNumber.toString(), stalenessMs: Math.round(e.stalenessMs) });
+        }
+        return;
+      case 'superseded':
+        this.#stats.superseded++;
+        debug('%s %s superseded: a newer writer owns the activity', report.method, session.xuid);
+        this.emit('superseded', { xuid: session.xuid, groupId: report.groupId, method: report.method });
+        return;
+    }
+  }
+
+  #onState(player: Player, state: PlayerStateName, previous: PlayerStateName): void {
+    const settledBefore = previous === 'idle' || previous === 'active';
+    const settledNow = state === 'idle' || state === 'active' || state === 'gone';
+    if (settledBefore && !settledNow) this.#unsettled++;
+    else if (!settledBefore && previous !== 'gone' && settledNow) this.#unsettled--;
+    player.restGen = ++this.#gen;
+    debug('%s %s -> %s', player.session.xuid, previous, state);
+    if (this.listenerCount('state') > 0) this.emit('state', { xuid: player.session.xuid, groupId: player.groupId, state, previous });
+    if (state === 'gone') this.#retire(player);
+    else if (state === 'active') {
       // Entries of players who moved on are skipped when due; when they outnumber the players
       // by far (churn), drop them now rather than an hour later.
       if (this.#keepAlive.size > 2 * this.#players.size + 1024) this.#keepAlive.compact((e) => this.#players.get(e.xuid)?.restGen === e.gen);
-      this.#keepAlive.push({ xuid: player.xuid, gen }, this.#clock.monotonic() + this.#options.keepAliveMs);
+      this.#keepAlive.push({ xuid: player.session.xuid, gen: player.restGen }, this.#clock.monotonic() + this.#options.keepAliveMs);
     }
-  }
-
-  #contextOf(player: Player): PlayerContext {
-    return player.chart.context;
-  }
-
-  #sendTo(player: Player, event: PlayerEvent): void {
-    if (this.#players.get(player.xuid) !== player) return;
-    // A held change first: the chart sees every change, in order.
-    if (player.pending) this.#deliver(player);
-    this.#step(player, event);
-  }
-
-  /**
-   * One event through the chart, then its effects, in order. An event caused while the chart
-   * handles another (the engine answering a `send` at once) waits for that one to finish, as
-   * in an actor's mailbox.
-   */
-  #step(player: Player, event: PlayerEvent | EventObject): void {
-    if (player.stepping) {
-      (player.inbox ??= []).push(event);
-      return;
-    }
-    player.stepping = true;
-    try {
-      let next: PlayerEvent | EventObject | undefined = event;
-      while (next !== undefined) {
-        const state = player.chart;
-        if (state.value === 'gone') break;
-        const [after, effects] = this.#chart.step(state, next);
-        player.chart = after;
-        this.#apply(player, effects);
-        next = player.inbox?.shift();
-      }
-    } finally {
-      player.stepping = false;
-      player.inbox = undefined;
-    }
-  }
-
-  #apply(player: Player, effects: readonly ChartEffect[]): void {
-    for (const effect of effects) {
-      if (effect.kind === 'emit') this.#onChart(player, effect.event);
-      else if (effect.kind === 'cancel') {
-        if (player.delay?.id === effect.id) this.#cancelDelay(player);
-      } else {
-        this.#cancelDelay(player);
-        const delay = { id: effect.id, handle: undefined as unknown };
-        delay.handle = this.#clock.setTimeout(() => {
-          if (player.delay !== delay) return;
-          player.delay = undefined;
-          if (this.#players.get(player.xuid) === player) this.#step(player, effect.event);
-        }, effect.delayMs);
-        player.delay = delay;
-      }
-    }
-  }
-
-  #cancelDelay(player: Player): void {
-    if (player.delay === undefined) return;
-    this.#clock.clearTimeout(player.delay.handle);
-    player.delay = undefined;
-  }
-
-  /** What a chart tells the engine. */
-  #onChart(player: Player, event: PlayerEmitted): void {
-    switch (event.type) {
-      case 'state':
-        return this.#onState(player, event.state);
-      case 'paced':
-        if (!event.paced) this.#paced.delete(player);
-        else if (this.#flushing > 0) this.#sendTo(player, { type: 'FLUSH', now: this.#clock.monotonic() });
-        else this.#paced.add(player);
-        return;
-      case 'send':
-        return this.#send(player, event.priority);
-      case 'verify':
-        return this.#verify(player);
-      case 'synced':
-        if (this.listenerCount('synced') > 0) {
-          this.emit('synced', { xuid: event.xuid, groupId: event.groupId, method: event.method, sequenceNumber: event.sequenceNumber.toString(), stalenessMs: Math.round(event.stalenessMs) });
-        }
-        return;
-    }
-  }
-
-  #onState(player: Player, state: PlayerStateName): void {
-    const previous = player.state;
-    if (state === previous) return;
-    player.state = state;
-    if (SETTLED[previous] && !SETTLED[state]) this.#unsettled++;
-    else if (!SETTLED[previous] && SETTLED[state]) this.#unsettled--;
-    if (state !== 'idle' && state !== 'active') player.restGen = ++this.#gen;
-    if (this.listenerCount('state') > 0) this.emit('state', { xuid: player.xuid, groupId: player.groupId, state, previous });
-    if (state === 'gone') this.#retire(player);
-    else if (state === 'idle' || state === 'active') this.#hibernate(player, state);
-    if (SETTLED[state]) this.#wake();
+    if (settledNow) this.#wake();
   }
 
   #retire(player: Player): void {
-    if (this.#players.get(player.xuid) !== player) return;
-    const c = this.#contextOf(player);
+    const { session } = player;
+    const c = session.context;
     // A DELETE refused for good leaves the activity on the service: close() reports it.
-    if (c.mayHold && !c.superseded) this.#leftovers.set(player.xuid, player.groupId);
-    if (!player.sent) this.#stats.coalesced++;
-    this.#players.delete(player.xuid);
-    this.#paced.delete(player);
-    // Queued requests may still hold the Player: let it hold nothing heavy (its chart state,
-    // `gone` and a context, stays: a job already queued may still read it).
-    player.group = undefined;
-    this.#cancelDelay(player);
-    this.#stamper.release(player.xuid);
-    this.#scheduler.forget(player.xuid);
+    if (c.mayHold && !c.superseded) this.#leftovers.set(session.xuid, player.groupId);
+    if (!session.sent) this.#stats.coalesced++;
+    this.#players.delete(session.xuid);
+    session.stop();
+    this.#stamper.release(session.xuid);
+    this.#scheduler.forget(session.xuid);
     // Their budget log is forgotten once its windows have passed, even if no request follows.
     const now = this.#clock.monotonic();
     if (now >= this.#lastSweepAt + SWEEP_EVERY_MS) {
@@ -604,133 +558,56 @@ export class ActivitySync extends EventEmitter<SyncEvents> {
     }
   }
 
-  // ---- requests: charts -> queue -> client -> charts ----------------------------------
-
-  #send(player: Player, priority: 0 | 1 | 2): void {
-    const lease = this.#scheduler.acquire(player.xuid, priority);
-    if (typeof lease === 'number') {
-      this.#sendTo(player, { type: 'WAIT', now: this.#clock.monotonic(), ms: lease });
-      return;
-    }
-    player.queued = true;
-    this.#scheduler.run(lease, () => this.#write(player)).catch((error: unknown) => this.#internalFailure(error));
-  }
-
-  /** Sends the player's newest write, read from the chart when it leaves. Never throws. */
-  async #write(player: Player): Promise<boolean> {
-    player.queued = false;
-    if (this.#players.get(player.xuid) !== player) return false;
-    this.#deliver(player);
-    const context = this.#contextOf(player);
-    const request = requestFor(context);
-    if (!request) {
-      this.#sendTo(player, { type: 'SKIPPED', now: this.#clock.monotonic() });
-      return false;
-    }
-    const xuid = player.xuid;
-    const sequenceNumber = request.method === 'DELETE' ? this.#stamper.deleteNumber(xuid) : (request.sequenceNumber ?? this.#stamper.next(xuid));
-    this.#stamper.sent(xuid, sequenceNumber);
-    const sent = { ...request, sequenceNumber };
-    const startedAt = this.#clock.monotonic();
-    const signal = this.#shutdown.signal;
-    player.inFlight = true;
-    player.sent = true;
-    this.#stats.inFlight++;
-    try {
-      if (sent.method === 'PUT') await putValidatedActivity(this.#client, xuid, { ...sent.activity!, sequenceNumber }, { signal });
-      else await this.#client.deleteActivity(xuid, { sequenceNumber }, { signal });
-      this.#requestDone(player, sent, 204, startedAt, context.attempt);
-      this.#sendTo(player, { type: 'SENT', now: this.#clock.monotonic(), startedAt, request: sent });
-    } catch (error) {
-      const decision = this.#failed(player, sent, error, startedAt, context.attempt, context.ambiguous);
-      this.#sendTo(player, { type: 'FAILED', now: this.#clock.monotonic(), request: sent, decision });
-    } finally {
-      player.inFlight = false;
-      player.changeWaiting = false;
-      this.#stats.inFlight--;
-    }
-    return true;
-  }
-
-  #requestDone(player: Player, sent: WriteRequest & { sequenceNumber: bigint }, status: number, startedAt: number, attempt: number, error?: MpaError['code']): void {
-    this.#record(sent.method, status);
+  #onRequest(player: Player, r: Extract<SessionReport, { kind: 'request' }>): void {
+    this.#record(r.method, r.status);
+    const latencyMs = Math.round(this.#clock.monotonic() - r.startedAt);
+    debug('%s %s %d %s %dms%s', r.method, player.session.xuid, r.status, r.reason, latencyMs, r.error ? ` ${r.error.code}: ${r.error.message}` : '');
     if (this.listenerCount('request') === 0) return;
     this.emit('request', {
-      xuid: player.xuid,
-      groupId: sent.groupId,
-      method: sent.method,
-      status,
-      latencyMs: Math.round(this.#clock.monotonic() - startedAt),
-      attempt,
-      reason: sent.reason,
-      sequenceNumber: sent.sequenceNumber.toString(),
-      ...(error !== undefined && { error }),
+      xuid: player.session.xuid,
+      groupId: r.groupId,
+      method: r.method,
+      status: r.status,
+      latencyMs,
+      attempt: r.attempt,
+      reason: r.reason,
+      joinability: r.joinability,
+      sequenceNumber: r.sequenceNumber.toString(),
+      ...(r.error !== undefined && { error: r.error.code }),
     });
   }
 
-  /** Counts, reports and decides what follows a failed write. */
-  #failed(player: Player, sent: WriteRequest & { sequenceNumber: bigint }, error: unknown, startedAt: number, attempt: number, afterAmbiguous: boolean): RetryDecision {
-    // A write the client refused before sending is not a request (no status 0 in stats).
-    if (!(error instanceof MpaValidationError)) {
-      const status = error instanceof MpaError ? (error.status ?? 0) : 0;
-      this.#requestDone(player, sent, status, startedAt, attempt, error instanceof MpaError ? error.code : 'TRANSPORT');
-    }
-    return this.#decide({ xuid: player.xuid, groupId: sent.groupId, method: sent.method }, 'write', 'write', error, attempt, afterAmbiguous);
+  #onFailed(player: Player, r: Extract<SessionReport, { kind: 'failed' }>): void {
+    this.#applyDecision({ xuid: player.session.xuid, groupId: r.groupId, method: r.method }, 'write', r.error, r.decision, r.attempt);
   }
 
-  /** Asks the retry policy, then applies its side effects: budget holds, counters, events. */
-  #decide(base: { xuid: string; groupId: string; method: 'PUT' | 'DELETE' | 'POST' }, call: 'write' | 'read' | 'post', category: RateCategory, error: unknown, attempt: number, afterAmbiguous: boolean): RetryDecision {
-    const decision = retryPolicy({ error, attempt, call, afterAmbiguous }, this.#policy, this.#random());
-    const mpaError = error instanceof MpaError ? error : new MpaTransportError('network', 'the request failed', { cause: error });
+  /** The retry policy, with the engine's settings, one random draw and the outage so far. */
+  #decide(failed: FailedCall): RetryDecision {
+    return retryPolicy({ ...failed, outageFailures: this.#outage.failures + 1 }, this.#policy, this.#random());
+  }
+
+  /** Applies a decision's side effects: budget holds, counters, events, the outage. */
+  #applyDecision(base: { xuid: string; groupId: string; method: 'PUT' | 'DELETE' | 'POST' }, category: RateCategory, error: MpaError, decision: RetryDecision, attempt: number): void {
+    const outage = this.#outage.failed(error);
+    if (outage) {
+      debug('outage: %d failed requests, the last %s: %s', outage.failures, error.code, error.message);
+      this.emit('error', { ...base, error, failures: outage.failures });
+    }
     if (decision.kind === 'retry') {
+      const until = this.#clock.monotonic() + decision.delayMs;
       if (decision.retryAfterMs !== undefined) {
-        this.#scheduler.block(decision.scope === 'user' ? base.xuid : undefined, this.#clock.monotonic() + decision.delayMs, category);
+        this.#scheduler.block(decision.scope === 'user' ? base.xuid : undefined, until, category);
         this.#stats.throttled++;
         this.emit('throttled', { ...base, retryAfterMs: decision.retryAfterMs, scope: decision.scope });
-      } else if (error instanceof MpaThrottledError) this.#stats.throttled++;
+      } else if (decision.scope === 'all') this.#scheduler.block(undefined, until, category);
+      else if (error instanceof MpaThrottledError) this.#stats.throttled++;
       this.#stats.retries++;
-      this.emit('retry', { ...base, attempt: attempt + 1, delayMs: decision.delayMs, cause: error instanceof MpaError ? error.code : 'UNKNOWN' });
-      if (error instanceof MpaAuthorizationError) this.emit('error', { ...base, error: mpaError });
-    } else if (decision.kind === 'superseded') this.#stats.superseded++;
-    else if (decision.kind === 'give-up' && call === 'write') {
+      debug('%s %s retry %d in %d ms: %s %s', base.method, base.xuid, attempt + 1, decision.delayMs, error.code, error.message);
+      this.emit('retry', { ...base, attempt: attempt + 1, delayMs: decision.delayMs, cause: error.code, message: error.message });
+    } else if (decision.kind === 'give-up' && category === 'write') {
       this.#stats.failed++;
-      this.emit('error', { ...base, error: mpaError });
+      this.emit('error', { ...base, error });
     }
-    return decision;
-  }
-
-  /** After an ambiguous attempt and a stale answer: whose activity is on the service? */
-  #verify(player: Player): void {
-    const lease = this.#scheduler.acquire(player.xuid, 1, 'read');
-    if (typeof lease === 'number') {
-      this.#sendTo(player, { type: 'VERIFY_FAILED', now: this.#clock.monotonic(), delayMs: lease });
-      return;
-    }
-    const xuid = player.xuid;
-    this.#scheduler.run(lease, async () => {
-      const startedAt = this.#clock.monotonic();
-      const context = this.#contextOf(player);
-      const base = { xuid, groupId: player.groupId, attempt: context.attempt, reason: 'verify' as const, sequenceNumber: '' };
-      player.inFlight = true;
-      try {
-        const activity = await this.#client.getActivity(xuid, { signal: this.#shutdown.signal });
-        this.#record('GET', activity ? 200 : 204);
-        this.emit('request', { ...base, method: 'GET', status: activity ? 200 : 204, latencyMs: Math.round(this.#clock.monotonic() - startedAt) });
-        const seq = activity?.sequenceNumber === undefined ? undefined : BigInt(activity.sequenceNumber);
-        const holds = activity === null ? 'none' : seq !== undefined && seq <= this.#stamper.highestSent(xuid) ? 'ours' : 'newer';
-        this.#sendTo(player, { type: 'VERIFIED', now: this.#clock.monotonic(), holds, activity: activity && contentOf(activity) });
-      } catch (error) {
-        const status = error instanceof MpaError ? (error.status ?? 0) : 0;
-        this.#record('GET', status);
-        this.emit('request', { ...base, method: 'GET', status, latencyMs: Math.round(this.#clock.monotonic() - startedAt), error: error instanceof MpaError ? error.code : 'TRANSPORT' });
-        const decision = this.#decide({ xuid, groupId: player.groupId, method: 'PUT' }, 'read', 'read', error, context.attempt, false);
-        const delayMs = decision.kind === 'retry' ? decision.delayMs : this.#options.backoff.capMs;
-        this.#sendTo(player, { type: 'VERIFY_FAILED', now: this.#clock.monotonic(), delayMs });
-      } finally {
-        player.inFlight = false;
-      }
-      return true;
-    }).catch((error: unknown) => this.#internalFailure(error));
   }
 
   #record(method: string, status: number): void {
@@ -779,7 +656,8 @@ export class ActivitySync extends EventEmitter<SyncEvents> {
       }
       if (!error) return undefined;
       if (signal.aborted) return error;
-      const decision = this.#decide({ ...base, method: 'POST' }, 'post', category, error, attempt, false);
+      const decision = this.#decide({ error, attempt, call: 'post' });
+      this.#applyDecision({ ...base, method: 'POST' }, category, error, decision, attempt);
       if (decision.kind !== 'retry') return error;
       try {
         await sleep(decision.delayMs, signal, this.#clock);
@@ -838,7 +716,6 @@ export class ActivitySync extends EventEmitter<SyncEvents> {
     for (const check of [...this.#waiters]) check();
   }
 
-  /** Resolves true when `promise` settles, false when `timeoutMs` passes first (on the engine's clock). */
   /**
    * Resolves `true` when `promise` settles, `false` at `timeoutMs`. The process stays alive
    * meanwhile: the caller is awaiting this, even though each timer it waits on (a Retry-After,
@@ -871,14 +748,14 @@ export class ActivitySync extends EventEmitter<SyncEvents> {
 
   #unsettledPlayers(): FlushResult['unsettled'] {
     const out: FlushResult['unsettled'] = [];
-    for (const p of this.#players.values()) if (!SETTLED[p.state]) out.push({ xuid: p.xuid, groupId: p.groupId, state: p.state });
+    for (const p of this.#players.values()) if (!p.session.hasTag('settled')) out.push({ xuid: p.session.xuid, groupId: p.groupId, state: p.session.state });
     return out;
   }
 
   /**
-   * A request job that threw: a bug in mpa-sync, never the service's answer (#write and the
-   * verifying read catch those). The game server must outlive it, so it becomes a warning
-   * naming the error's type (never its message, which could quote a request), once.
+   * A request job that threw: a bug in mpa-sync, never the service's answer (sessions catch
+   * those). The game server must outlive it, so it becomes a warning naming the error's type
+   * (never its message, which could quote a request), once.
    */
   #internalFailure(error: unknown): void {
     if (this.#warned.has('internal')) return;
@@ -900,20 +777,8 @@ export class ActivitySync extends EventEmitter<SyncEvents> {
   }
 }
 
-/**
- * An activity read back, without the fields the service adds. The service may leave out
- * connectionString and joinRestriction; an empty value then never equals a desired state
- * (whose connection string is never empty), so a verify resends rather than trusting it.
- */
-function contentOf(activity: { connectionString?: string | undefined; joinRestriction?: string | undefined; currentPlayers?: number | undefined; maxPlayers?: number | undefined; groupId?: string | undefined; platform?: string | undefined }): ActivityContent {
-  return {
-    connectionString: activity.connectionString ?? '',
-    joinRestriction: (activity.joinRestriction ?? '') as ActivityContent['joinRestriction'],
-    currentPlayers: activity.currentPlayers ?? 1,
-    maxPlayers: activity.maxPlayers ?? 2,
-    groupId: activity.groupId ?? '',
-    ...(activity.platform !== undefined && { platform: activity.platform as NonNullable<ActivityContent['platform']> }),
-  } as ActivityContent;
+function lastEntry<K, V>(map: Map<K, V>): [K, V] | undefined {
+  let last: [K, V] | undefined;
+  for (const entry of map) last = entry;
+  return last;
 }
-
-export { throttleScope } from './retry-policy.js';

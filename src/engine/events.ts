@@ -12,14 +12,23 @@ export interface PlayerEventBase {
 
 /** One HTTP request finished (any outcome). */
 export interface RequestEvent extends PlayerEventBase {
-  method: 'PUT' | 'DELETE' | 'GET' | 'POST';
+  method: 'PUT' | 'DELETE' | 'POST';
   /** HTTP status, or 0 when no answer came (network error, timeout). */
   status: number;
   latencyMs: number;
   /** 0 for the first attempt at this state, 1 for the first retry... */
   attempt: number;
-  /** Why it was sent: join, settings, count, keepalive, leave, verify (a GET after an ambiguous failure), invite or recentPlayers. */
-  reason: SendReason | 'verify' | 'invite' | 'recentPlayers';
+  /**
+   * What the write changed: `join` (the activity appears), `settings` (connection string, join
+   * restriction, max players, platform), `count` (only the player count), `keepalive` (nothing:
+   * a rewrite before the service forgets it), `leave`; or `invite`, `recentPlayers`.
+   */
+  reason: SendReason | 'invite' | 'recentPlayers';
+  /**
+   * Whether the write changes what a friend can do: the activity appears or goes, the match
+   * fills or frees a seat, or a setting changes. A count that moves within the room is false.
+   */
+  joinability?: boolean;
   sequenceNumber: string;
   /** The error's code when it failed. */
   error?: MpaError['code'];
@@ -41,6 +50,8 @@ export interface RetryEvent extends PlayerEventBase {
   attempt: number;
   delayMs: number;
   cause: MpaError['code'] | 'UNKNOWN';
+  /** The failure's message (never a token or key). */
+  message: string;
 }
 
 /** What {@link MatchGroup.invite} resolves with. */
@@ -71,14 +82,34 @@ export interface SyncedEvent extends PlayerEventBase {
 }
 
 /**
- * Something needs attention: a request refused for good (400), an authorization failure
- * (retried with backoff), or a bad event given to a binding.
+ * Something needs attention: a request refused for good (400), an outage (requests failing in
+ * a row past `errorAfterFailures`, or an authorization failure: once per outage, with
+ * `failures`; the engine keeps retrying), or a bad event given to a binding.
  */
 export interface ErrorEvent {
   xuid?: string | undefined;
   groupId?: string | undefined;
   method?: 'PUT' | 'DELETE' | 'POST' | undefined;
   error: MpaError;
+  /** Set when the event reports an outage: failed requests in a row so far. */
+  failures?: number | undefined;
+}
+
+/** Requests succeed again after an outage that an `error` event reported. */
+export interface RecoveredEvent {
+  /** Failed requests in a row before this success. */
+  failures: number;
+  /** From the first of them to this success (monotonic clock). */
+  durationMs: number;
+}
+
+/**
+ * A newer writer (another server after a handoff, the player's console) holds the activity:
+ * the write was refused as stale and is never resent with the same number. The player rests
+ * until the next change.
+ */
+export interface SupersededEvent extends PlayerEventBase {
+  method: 'PUT' | 'DELETE';
 }
 
 /** A player's machine changed state. */
@@ -109,6 +140,8 @@ export interface SyncEvents {
   retry: (event: RetryEvent) => void;
   synced: (event: SyncedEvent) => void;
   error: (event: ErrorEvent) => void;
+  recovered: (event: RecoveredEvent) => void;
+  superseded: (event: SupersededEvent) => void;
   state: (event: StateEvent) => void;
   listenerError: (event: ListenerErrorEvent) => void;
 }

@@ -71,8 +71,6 @@ type Settings = z.output<typeof groupSettingsSchema>;
 export interface GroupSink {
   /** The desired activity of `xuid` (null: none) changed. */
   desire(xuid: string, groupId: string, activity: ActivityContent | null, reason: SendReason): void;
-  /** Records `xuid` as a member of `group`; returns the group they were in before, if another. */
-  claim(xuid: string, group: MatchGroup): MatchGroup | undefined;
   release(group: MatchGroup): void;
   settled(xuids: readonly string[]): Promise<void>;
   assertOpen(): void;
@@ -153,15 +151,15 @@ export class MatchGroup {
 
   /**
    * Adds a player: PUT for them, and a count refresh for the others. Joining a group the
-   * player is already in is a no-op (returns false); joining another group moves the player.
+   * player is already in is a no-op (returns false). A player may be in several groups at once
+   * (a lobby and a match): each counts them, and their activity shows the group they joined
+   * most recently among those that still hold them.
    */
   join(xuid: XuidInput): boolean {
     this.#assertUsable();
     const id = xuidOf(xuid);
     if (this.#members.has(id)) return false;
     this.#checkCount(this.currentPlayers + 1);
-    const previous = this.#host.claim(id, this);
-    previous?.moveOut(id);
     this.#members.add(id);
     // A report names at most recentPlayersMax players, the first who played: keep no more.
     if (this.#played.size < LIMITS.recentPlayersMax) this.#played.add(id);
@@ -278,11 +276,6 @@ export class MatchGroup {
       const name = error instanceof Error ? error.name : typeof error;
       this.#host.onError(error instanceof MpaError ? error : new MpaUsageError(`recentPlayers.teams() threw (${name}); group ${this.groupId}'s recent players were not reported`), this.groupId);
     }
-  }
-
-  /** @internal Drops a member without a DELETE (they moved to another group). */
-  moveOut(xuid: string): void {
-    this.#remove(xuid);
   }
 
   /** @internal Leaves everyone, for the engine's close. */

@@ -1,9 +1,9 @@
 /**
- * The one retry policy of the engine: for any failure of any call (PUT, DELETE, the verifying
- * GET, an invite or a recent-players POST) it decides whether to try again, after how long and
- * who waits, or to give up. Pure: the caller passes the random draw.
+ * The one retry policy of the engine: for any failure of any call (PUT, DELETE, an invite or a recent-players POST, a token refused on the way) it decides whether to
+ * try again, after how long and who waits, or to give up. Pure: the caller
+ * passes the random draw. The player chart reads the decision through its guards and delays.
  */
-import { MpaError, MpaRequestRejectedError, MpaThrottledError, MpaTransportError } from '../errors.js';
+import { MpaAuthorizationError, MpaError, MpaRequestRejectedError, MpaThrottledError, MpaTransportError } from '../errors.js';
 import { DOCUMENTED_RATE_LIMITS, type RateLimitConfig } from '../rate-limits.js';
 import type { ThrottledEntity } from '../schemas.js';
 import { fullJitterDelay, retryAfterDelay, type BackoffOptions } from './backoff.js';
@@ -14,9 +14,12 @@ export interface FailedCall {
   /** Attempts that failed before this one (0: the first attempt failed). */
   attempt: number;
   /** Writes are retried until they succeed; POSTs give up after `maxAttempts`. */
-  call: 'write' | 'read' | 'post';
-  /** An earlier attempt of this same write failed in a way that may have landed. */
-  afterAmbiguous: boolean;
+  call: 'write' | 'post';
+  /**
+   * Failed requests of the engine since its last success: an authorization failure is the
+   * whole server's, so its wait grows with the outage, not with one player's attempts.
+   */
+  outageFailures?: number | undefined;
 }
 
 /** Policy settings (the engine's options). */
@@ -39,8 +42,6 @@ export type RetryDecision =
       /** The failure may have taken effect on the service (timeout, reset, 5xx). */
       ambiguous: boolean;
     }
-  /** A stale-sequence answer after an ambiguous attempt: read the activity back before deciding. */
-  | { kind: 'verify' }
   /** Someone wrote a newer sequence number: never retried, the newer writer keeps the activity. */
   | { kind: 'superseded' }
   /** Refused for good (400), or attempts exhausted for a POST. */
@@ -57,24 +58,32 @@ export function isAmbiguous(error: unknown): boolean {
  * Decides what follows a failure. `random` is one draw in [0, 1) for the jitter.
  *
  * @example
- * retryPolicy({ error, attempt: 0, call: 'write', afterAmbiguous: false }, settings, Math.random())
+ * retryPolicy({ error, attempt: 0, call: 'write' }, settings, Math.random())
  */
 export function retryPolicy(failed: FailedCall, settings: RetrySettings, random: number): RetryDecision {
   const { error, attempt, call } = failed;
   const ambiguous = isAmbiguous(error);
-  if (error instanceof MpaRequestRejectedError && error.superseded) {
-    // Our own earlier attempt may have landed: only a read tells ours from another writer's.
-    if (failed.afterAmbiguous && call === 'write') return { kind: 'verify' };
-    return { kind: 'superseded' };
-  }
+  // Every attempt carries a number above all this engine sent, so a stale answer never means
+  // our own earlier attempt landed: a newer writer holds the activity.
+  if (error instanceof MpaRequestRejectedError && error.superseded) return { kind: 'superseded' };
   const exhausted = call === 'post' && attempt + 1 >= settings.maxAttempts;
   if (error instanceof MpaThrottledError && error.retryAfterMs !== undefined) {
     if (exhausted) return { kind: 'give-up', ambiguous: false };
     const scope = throttleScope(error.throttle, settings.budgets);
     return { kind: 'retry', delayMs: retryAfterDelay(error.retryAfterMs, settings.retryAfterJitterMs, () => random), scope, retryAfterMs: error.retryAfterMs, ambiguous: false };
   }
+  if (error instanceof MpaAuthorizationError) {
+    // Every request of this server carries the same credentials: everyone waits once, for as
+    // long as the token provider asks (it keeps a refusal for that long) or a growing backoff.
+    if (exhausted) return { kind: 'give-up', ambiguous: false };
+    const asked = (error as { retryAfterMs?: unknown }).retryAfterMs;
+    const delayMs = typeof asked === 'number' && asked >= 0 ? asked : fullJitterDelay(Math.max(attempt, (failed.outageFailures ?? 1) - 1), settings.backoff, () => random);
+    return { kind: 'retry', delayMs, scope: 'all', retryAfterMs: undefined, ambiguous: false };
+  }
   const aborted = error instanceof MpaTransportError && error.reason === 'aborted';
-  if (error instanceof MpaError && !error.retryable && !aborted) return { kind: 'give-up', ambiguous };
+  if (error instanceof MpaError && !error.retryable && !aborted) {
+    return { kind: 'give-up', ambiguous };
+  }
   if (exhausted) return { kind: 'give-up', ambiguous };
   return { kind: 'retry', delayMs: fullJitterDelay(attempt, settings.backoff, () => random), scope: 'user', retryAfterMs: undefined, ambiguous };
 }

@@ -55,8 +55,9 @@ export class Scheduler {
 
   /**
    * A lease if `key` may send a request of `category` at `priority` now, else the wait in ms.
-   * Count refreshes keep one write in reserve for a leave; a Retry-After for the key or for
-   * everyone holds every priority.
+   * Every write but a leave keeps the last write of each window in reserve for a leave, so a
+   * player who leaves is never held back by their own earlier writes; a Retry-After for the
+   * key or for everyone holds every priority.
    */
   acquire(key: string, priority: Priority, category: RateCategory = 'write'): Lease | number {
     const now = this.options.now();
@@ -73,7 +74,7 @@ export class Scheduler {
 
   /** When `key` could next send a request of `category` at `priority`. */
   availableAt(key: string, priority: Priority, now = this.options.now(), category: RateCategory = 'write'): number {
-    const reserve = category === 'write' && priority === PRIORITY.count ? 1 : 0;
+    const reserve = category === 'write' && priority !== PRIORITY.leave ? 1 : 0;
     const budget = this.#windows.get(category)?.availableAt(key, now, reserve) ?? now;
     const cap = this.#cap?.availableAt(CAP_KEY, now) ?? now;
     const held = this.#blocked.get(blockKey(category, key));
@@ -131,6 +132,14 @@ export class Scheduler {
     const now = this.options.now();
     for (const w of this.#windows.values()) w.expire(now);
     this.#cap?.expire(now);
+  }
+
+  /** Forgets every budget log and hold (the engine closed). */
+  clear(): void {
+    for (const w of this.#windows.values()) w.clear();
+    this.#cap?.clear();
+    this.#blocked.clear();
+    this.#queue.clear();
   }
 
   /** Keys with budget logs or holds (for memory checks). */
