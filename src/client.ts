@@ -1,7 +1,8 @@
 /**
  * MpaClient: every documented Multiplayer Activity call, validated before it is sent and
- * mapped to one error hierarchy when it fails. Exactly one attempt per call (two when a 401
- * asks for a fresh token): retry policy belongs to the session engine.
+ * mapped to one error hierarchy when it fails. Exactly one attempt per call (one more when a
+ * 401 asks for a fresh token, one more when the provider says a 403 refused a timestamp it has
+ * since corrected): retry policy belongs to the session engine.
  */
 import { z } from 'zod';
 import {
@@ -69,12 +70,31 @@ export interface AuthorizationRequest {
 /** What a provider returns: the Authorization value, or it with a `Signature` header value. */
 export type AuthorizationResult = string | { authorization: string; signature?: string | undefined };
 
+/** What {@link AuthorizationProvider.observeResponse} is told about an answer. */
+export interface ObservedResponse {
+  /** The answer's HTTP status. */
+  status: number;
+  /** The answer's `Date` header (the service's clock), if it had one. */
+  date: string | undefined;
+  /** The `Signature` the call was sent with (the provider's own value), if any. */
+  signature: string | undefined;
+}
+
 /**
  * Returns the `Authorization` header value, `XBL3.0 x=<userhash>;<token>` (and optionally the
  * request's `Signature`). Called before each call, under the call's timeout and signal;
  * `forceRefresh` is true once after the service answered 401. `xboxServiceAuth(...)` is one.
  */
-export type AuthorizationProvider = (request: AuthorizationRequest) => AuthorizationResult | Promise<AuthorizationResult>;
+export interface AuthorizationProvider {
+  (request: AuthorizationRequest): AuthorizationResult | Promise<AuthorizationResult>;
+  /**
+   * Optional: told about every answer the service gives, before the call is judged. Returning
+   * true says the answer refused the call's Signature for its timestamp and the provider has
+   * corrected its clock since: the client then sends the call once more, signed anew (at most
+   * once per call). `xboxServiceAuth` learns the services' clock here.
+   */
+  observeResponse?: ((response: ObservedResponse) => boolean | void) | undefined;
+}
 
 /** Options of {@link MpaClient}. */
 export interface MpaClientOptions {
@@ -188,6 +208,7 @@ export class MpaClient {
   /** The validated service root, without a trailing slash. */
   readonly baseUrl: string;
   readonly #authorization: AuthorizationProvider;
+  readonly #observe: ((response: ObservedResponse) => boolean | void) | undefined;
   readonly #fetch: typeof fetch;
   readonly #timeoutMs: number;
   readonly #deadlines = new CallDeadlines(TIMED_OUT, CALLER_ABORTED);
@@ -210,6 +231,11 @@ export class MpaClient {
     this.baseUrl = url.href.replace(/\/+$/, '');
     this.#basePath = url.pathname.replace(/\/+$/, '');
     this.#authorization = options.authorization;
+    const observe: unknown = options.authorization.observeResponse;
+    if (observe !== undefined && typeof observe !== 'function') {
+      throw new MpaValidationError('MpaClient options', [{ path: ['authorization', 'observeResponse'], message: 'must be a function when given' }]);
+    }
+    this.#observe = observe === undefined ? undefined : (response) => (observe as (r: ObservedResponse) => boolean | void).call(options.authorization, response);
     this.#fetch = options.fetch ?? ((...args) => globalThis.fetch(...args));
     this.#timeoutMs = parsed.timeoutMs ?? 10_000;
     this.#retryAfterCapMs = parsed.retryAfterCapMs ?? 300_000;
@@ -306,12 +332,26 @@ export class MpaClient {
     return result.data;
   }
 
-  /** Sends one request; on 401 once more with a refreshed token. Returns the parsed JSON body, if any. */
+  /**
+   * Sends one request; on 401 once more with a refreshed token, and on a Signature refused for
+   * its timestamp (the provider says so) once more signed anew: at most three sends, never a
+   * loop. Returns the parsed JSON body, if any.
+   */
   async #call(method: string, path: string, body: unknown, rawOptions: CallOptions | undefined, xuid?: string): Promise<unknown> {
     const options = callOptions(rawOptions);
     const bytes = body === undefined ? undefined : Buffer.from(JSON.stringify(body), 'utf8');
     let sent = await this.#send(method, path, bytes, xuid, options, undefined);
-    if (sent.answer.status === 401) sent = await this.#send(method, path, bytes, xuid, options, sent.authorization);
+    let refreshed = false;
+    let resigned = false;
+    for (;;) {
+      if (sent.answer.status === 401 && !refreshed) {
+        refreshed = true;
+        sent = await this.#send(method, path, bytes, xuid, options, sent.authorization);
+      } else if (sent.resign && !resigned) {
+        resigned = true;
+        sent = await this.#send(method, path, bytes, xuid, options, undefined);
+      } else break;
+    }
     const { answer } = sent;
     if (answer.status >= 200 && answer.status < 300) return this.#json(answer);
     throw this.#failure(answer, sent.signed);
@@ -328,7 +368,7 @@ export class MpaClient {
     xuid: string | undefined,
     options: { signal?: AbortSignal | undefined; timeoutMs?: number | undefined },
     refused: string | undefined,
-  ): Promise<{ answer: Answer; authorization: string; signed: boolean }> {
+  ): Promise<{ answer: Answer; authorization: string; signed: boolean; resign: boolean }> {
     // The call's signal: aborted at the timeout or when the caller's signal aborts (shared by
     // the calls of the same millisecond: see call-deadlines.ts).
     const timeoutMs = options.timeoutMs ?? this.#timeoutMs;
@@ -360,6 +400,7 @@ export class MpaClient {
       if (credentials.signature !== undefined) headers.Signature = credentials.signature;
       if (this.#locale !== undefined) headers['Accept-Language'] = this.#locale;
       const response = await this.#fetch(this.baseUrl + path, { method, headers, body, signal });
+      const resign = this.#observe !== undefined && this.#observed(response, credentials.signature);
       // Read the body under the same timeout: a hung body is as bad as a hung header. A
       // bodiless answer (every 204, the common PUT and DELETE answer) has nothing to read: no
       // promise and no stream to drain for it.
@@ -369,6 +410,7 @@ export class MpaClient {
         answer: { status: response.status, headers: response.headers, text },
         authorization: credentials.authorization,
         signed: credentials.signature !== undefined,
+        resign,
       };
     } catch (cause) {
       if (cause instanceof MpaError) throw cause;
@@ -403,6 +445,15 @@ export class MpaClient {
       throw new MpaAuthorizationError('the authorization provider returned a Signature that is not base64; refused before sending (value not shown)', {});
     }
     return { authorization, signature };
+  }
+
+  /** Tells the provider about an answer; true when it asks for the call to be signed again. */
+  #observed(response: Response, signature: string | undefined): boolean {
+    try {
+      return this.#observe!({ status: response.status, date: response.headers.get('date') ?? undefined, signature }) === true;
+    } catch (cause) {
+      throw new MpaAuthorizationError('the authorization provider failed in observeResponse', { cause });
+    }
   }
 
   /** Any 2xx is success, with or without a body. */

@@ -110,10 +110,18 @@ export class MpaRequestRejectedError extends MpaError {
   }
 }
 
-/** 400 AuthorizationError, 401 (after one token refresh) or 403. */
+/** 400 AuthorizationError, 401 (after one token refresh) or 403, or a token that could not be had. */
 export class MpaAuthorizationError extends MpaError {
-  constructor(message: string, details: MpaErrorDetails) {
+  /**
+   * Set when a token provider holds a failed token request (`xboxServiceAuth` does): how long,
+   * in ms from when this error was made, before the provider asks the token service again.
+   * Every call until then fails at once with the same refusal, without a request; wait this
+   * long before trying again. `undefined` for a refusal of the call itself.
+   */
+  readonly retryAfterMs: number | undefined;
+  constructor(message: string, details: MpaErrorDetails & { retryAfterMs?: number | undefined }) {
     super('AUTHORIZATION', message, true, details);
+    this.retryAfterMs = details.retryAfterMs;
   }
 }
 

@@ -2,7 +2,7 @@
  * mpa-sync public API.
  */
 export { MpaClient, DEFAULT_BASE_URL } from './client.js';
-export type { MpaClientOptions, AuthorizationProvider, AuthorizationRequest, AuthorizationResult, CallOptions, UserActivities } from './client.js';
+export type { MpaClientOptions, AuthorizationProvider, AuthorizationRequest, AuthorizationResult, ObservedResponse, CallOptions, UserActivities } from './client.js';
 export { xboxServiceAuth, DEFAULT_SERVICE_AUTH_URL, DEFAULT_XSTS_URL } from './auth/service-auth.js';
 export type { XboxServiceAuth, XboxServiceAuthOptions } from './auth/service-auth.js';
 export {

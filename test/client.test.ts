@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { MpaClient } from '../src/client.js';
+import { MpaClient, type ObservedResponse } from '../src/client.js';
 import {
   MpaAuthorizationError,
   MpaRequestRejectedError,
@@ -199,5 +199,72 @@ describe('MpaClient options', () => {
 
   it('defaults to the documented host', () => {
     expect(new MpaClient({ titleId: 1, authorization: auth }).baseUrl).toBe('https://multiplayeractivity.xboxlive.com');
+  });
+});
+
+describe('a provider that observes answers (observeResponse)', () => {
+  const DATE = 'Thu, 01 Jan 2026 00:10:00 GMT';
+  /** A client whose fetch answers with `statuses` in turn, each with a Date header. */
+  function scripted(statuses: number[], observe: ((r: ObservedResponse) => boolean | void) | undefined) {
+    const seen: ObservedResponse[] = [];
+    const refreshes: boolean[] = [];
+    const provider = Object.assign(
+      (request: { forceRefresh: boolean }) => {
+        refreshes.push(request.forceRefresh);
+        return { authorization: TOKEN, signature: 'AAAA' };
+      },
+      observe && { observeResponse: (r: ObservedResponse) => (seen.push(r), observe(r)) },
+    );
+    let sends = 0;
+    const client = new MpaClient({
+      titleId: TITLE,
+      baseUrl: 'http://127.0.0.1:9',
+      authorization: provider,
+      fetch: async () => {
+        const status = statuses[sends++] ?? 500;
+        return new Response(status === 204 ? null : JSON.stringify({ errorCode: 'X', debugMessage: 'scripted' }), { status, headers: { date: DATE } });
+      },
+    });
+    return { client, seen, refreshes, sends: () => sends };
+  }
+
+  it("is told every answer's status, Date and Signature; true sends the call once more, signed anew, and never a third time", async () => {
+    const { client, seen, refreshes, sends } = scripted([403, 403, 403], (r) => r.status === 403);
+    const error = await failure(client.setActivity(XUID, activity(1)));
+    expect(error).toMatchObject({ code: 'AUTHORIZATION', status: 403 });
+    expect(sends()).toBe(2);
+    expect(seen).toEqual([
+      { status: 403, date: DATE, signature: 'AAAA' },
+      { status: 403, date: DATE, signature: 'AAAA' },
+    ]);
+    expect(refreshes).toEqual([false, false]); // signed again, not a token refresh
+  });
+
+  it('a 401 and a refused timestamp each get their one retry, in either order', async () => {
+    const first = scripted([401, 403, 204], (r) => r.status === 403);
+    await first.client.setActivity(XUID, activity(1));
+    expect(first.sends()).toBe(3);
+    expect(first.refreshes).toEqual([false, true, false]);
+    const second = scripted([403, 401, 204], (r) => r.status === 403);
+    await second.client.setActivity(XUID, activity(1));
+    expect(second.sends()).toBe(3);
+    expect(second.refreshes).toEqual([false, false, true]);
+  });
+
+  it('without observeResponse, or when it says no, a 403 is final', async () => {
+    for (const observe of [undefined, () => false]) {
+      const { client, sends } = scripted([403, 204], observe);
+      expect(await failure(client.setActivity(XUID, activity(1)))).toMatchObject({ status: 403 });
+      expect(sends()).toBe(1);
+    }
+  });
+
+  it('an observeResponse that is not a function is refused at construction; one that throws fails the call as AUTHORIZATION', async () => {
+    const provider = Object.assign(() => TOKEN, { observeResponse: 'yes' });
+    expect(() => new MpaClient({ titleId: TITLE, authorization: provider as never })).toThrow(MpaValidationError);
+    const { client } = scripted([204], () => {
+      throw new Error('observer bug');
+    });
+    expect(await failure(client.setActivity(XUID, activity(1)))).toMatchObject({ code: 'AUTHORIZATION', message: expect.stringMatching(/observeResponse/) });
   });
 });

@@ -4,7 +4,7 @@
  */
 import { createECDH, createHash, createPrivateKey, createPublicKey, verify } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { fileTime, signaturePayload, signRequest } from '../src/auth/signature.js';
+import { fileTime, signaturePayload, signatureTime, signRequest } from '../src/auth/signature.js';
 import { signatureProblem } from '../src/emulator/s2s-verify.js';
 
 // A test-vector key, derived from a fixed phrase: public by design, it protects nothing.
@@ -54,6 +54,12 @@ describe('Signature policy version 1', () => {
         }
       },
     );
+  });
+
+  it('the time a header was signed at reads back from its FILETIME (what a clock correction compares with the service\'s Date)', () => {
+    expect(signatureTime(signRequest(privateKey, parts, TIME))).toBe(TIME);
+    expect(signatureTime(signRequest(privateKey, parts, TIME - 10 * 60_000 + 123))).toBe(TIME - 10 * 60_000 + 123);
+    expect(signatureTime('AAAA')).toBeUndefined();
   });
 
   it('signs at most 8192 body bytes', () => {

@@ -2,18 +2,22 @@
  * `xboxServiceAuth`: the token provider a title service uses against the real Xbox services.
  * Business Partner Certificate -> service token (S-token, mutual TLS) -> XSTS token -> every
  * call signed with one P-256 proof key. Tokens are cached and refreshed by one shared request;
- * failures are typed errors that say what to do; nothing secret can be printed.
+ * a failed token request is kept for a growing wait; signatures carry the services' time as
+ * their `Date` headers tell it; failures are typed errors that say what to do; nothing secret
+ * can be printed.
  */
 import { createPrivateKey, generateKeyPairSync, X509Certificate } from 'node:crypto';
 import { inspect } from 'node:util';
 import { createSecureContext } from 'node:tls';
 import { z } from 'zod';
-import type { AuthorizationProvider, AuthorizationRequest } from '../client.js';
+import type { AuthorizationProvider, AuthorizationRequest, ObservedResponse } from '../client.js';
 import { MpaAuthorizationError, MpaValidationError } from '../errors.js';
+import type { RandomSource } from '../random.js';
 import { raceSignal } from '../race-signal.js';
-import { parseInput, unlessUnknownKey } from '../schemas.js';
-import { signRequest } from './signature.js';
-import { SingleFlight } from './single-flight.js';
+import { functionSchema, msSchema, parseInput, unlessUnknownKey } from '../schemas.js';
+import { DEFAULT_TOKEN_BACKOFF, HeldFlight, RefusalHold, type TokenBackoff } from './refusal-hold.js';
+import { refusedForTime, ServiceClock } from './service-clock.js';
+import { signatureTime, signRequest } from './signature.js';
 import { postToken, type TokenTls } from './token-request.js';
 
 /** Options of {@link xboxServiceAuth}. */
@@ -36,8 +40,22 @@ export interface XboxServiceAuthOptions {
   xstsUrl?: string;
   /** Relying party of the XSTS token. Default `http://xboxlive.com`. */
   relyingParty?: string;
-  /** Clock for signatures and token lifetimes. Default `Date.now`. */
+  /**
+   * The local clock. Default `Date.now`. Signatures carry it corrected by the offset learnt
+   * from the services' `Date` headers (see {@link XboxServiceAuth.clockOffsetMs}); token
+   * lifetimes and waits are measured with it as it is.
+   */
   now?: () => number;
+  /** Random source in [0, 1) for the jitter of {@link XboxServiceAuthOptions.tokenBackoff}. Default `Math.random`. */
+  random?: RandomSource;
+  /**
+   * How long a failed token request (a refusal, an unusable answer, an unreachable endpoint)
+   * is kept before the token service is asked again: the wait after the n-th failure in a row
+   * is a uniform draw below `min(capMs, baseMs * 2^(n-1))`, never under `baseMs / 2`. Every
+   * call during the wait fails at once with an `MpaAuthorizationError` whose `retryAfterMs`
+   * says how long is left. Default `{ baseMs: 1000, capMs: 60000 }`.
+   */
+  tokenBackoff?: { baseMs?: number; capMs?: number };
   /**
    * Delegated mode: a user's delegation token, for calls that concern that user. When it
    * returns one, the call uses a delegated XSTS token (`x=<uhs>;...`), cached per user;
@@ -52,6 +70,18 @@ export interface XboxServiceAuth extends AuthorizationProvider {
   readonly sandboxId: string;
   /** SHA-256 fingerprint of the client certificate (public; names it without showing it). */
   readonly certificateFingerprint: string | undefined;
+  /**
+   * What is added to the local clock to sign with the services' time, in ms: learnt from the
+   * `Date` header of the token services' answers and of the calls the service refused (401,
+   * 403). 0 while the clocks agree (within 2 s).
+   */
+  readonly clockOffsetMs: number;
+  /**
+   * Told about each answer by `MpaClient`: learns the clock offset from a refusal's `Date`, and
+   * returns true when a 403 refused the call's Signature for its timestamp (the client then
+   * signs the call again, once, with the corrected time).
+   */
+  observeResponse(response: ObservedResponse): boolean;
 }
 
 /** Default service token endpoint. */
@@ -90,6 +120,14 @@ const optionsSchema = z
       xstsUrl: httpsUrl('xstsUrl').optional(),
       relyingParty: z.string().min(1).optional(),
       now: z.custom<() => number>((v) => typeof v === 'function', { error: 'now must be a function' }).optional(),
+      random: functionSchema('random', 'a function returning a number in [0, 1)').optional(),
+      tokenBackoff: z
+        .strictObject(
+          { baseMs: msSchema('tokenBackoff.baseMs', 1).optional(), capMs: msSchema('tokenBackoff.capMs', 1).optional() },
+          { error: unlessUnknownKey('tokenBackoff must be an object { baseMs?, capMs? }') },
+        )
+        .refine((b) => (b.capMs ?? DEFAULT_TOKEN_BACKOFF.capMs) >= (b.baseMs ?? DEFAULT_TOKEN_BACKOFF.baseMs), { error: 'tokenBackoff.capMs must be at least baseMs', path: ['capMs'] })
+        .optional(),
       delegationToken: z.custom<(xuid: string) => unknown>((v) => typeof v === 'function', { error: 'delegationToken must be a function' }).optional(),
     },
     { error: unlessUnknownKey('xboxServiceAuth options must be an object') },
@@ -130,6 +168,11 @@ export function xboxServiceAuth(options: XboxServiceAuthOptions): XboxServiceAut
   const fingerprint = parsed.cert ? new X509Certificate(parsed.cert).fingerprint256 : undefined;
   const notAfter = parsed.cert ? Date.parse(new X509Certificate(parsed.cert).validTo) : undefined;
   const now = parsed.now ?? (() => Date.now());
+  // The services refuse a Signature minutes away from their clock: sign with their time.
+  const clock = new ServiceClock(now);
+  const random: RandomSource = parsed.random ?? Math.random;
+  const backoff: TokenBackoff = { ...DEFAULT_TOKEN_BACKOFF, ...parsed.tokenBackoff };
+  const heldFlight = <T>() => new HeldFlight<T>(new RefusalHold(backoff, now, random));
   const serviceAuthUrl = parsed.serviceAuthUrl ?? DEFAULT_SERVICE_AUTH_URL;
   const xstsUrl = parsed.xstsUrl ?? DEFAULT_XSTS_URL;
   const relyingParty = parsed.relyingParty ?? 'http://xboxlive.com';
@@ -144,24 +187,32 @@ export function xboxServiceAuth(options: XboxServiceAuthOptions): XboxServiceAut
 
   let sToken: Cached | undefined;
   let xsts: Cached | undefined;
-  const sFlight = new SingleFlight<Cached>();
-  const xFlight = new SingleFlight<Cached>();
-  const delegated = new Map<string, { cached?: Cached | undefined; flight: SingleFlight<Cached> }>();
+  // Each kind of token has its own request under way and its own held failure: a refused
+  // delegation token holds back that user only, a refused certificate everything.
+  const sFlight = heldFlight<Cached>();
+  const xFlight = heldFlight<Cached>();
+  const delegated = new Map<string, { cached?: Cached | undefined; flight: HeldFlight<Cached> }>();
 
   async function post(kind: 'service token' | 'XSTS token', url: string, body: object, signal: AbortSignal, withCertificate: boolean) {
-    if (withCertificate && notAfter !== undefined && now() >= notAfter) {
+    if (withCertificate && notAfter !== undefined && clock.now() >= notAfter) {
       throw new MpaAuthorizationError(`the client certificate expired on ${new Date(notAfter).toISOString()}: renew your Business Partner Certificate in Partner Center`, {});
     }
     const bytes = Buffer.from(JSON.stringify(body), 'utf8');
-    const signature = signRequest(privateKey, { method: 'POST', pathAndQuery: pathOf(url), authorization: '', body: bytes }, now());
-    const headers = { 'Content-Type': 'application/json', 'x-xbl-contract-version': '1', Signature: signature };
-    const answer = await postToken(kind, url, bytes, headers, withCertificate ? tls : { ca: tls.ca }, signal);
-    if (answer.status === 200) {
-      const token = tokenAnswerSchema.safeParse(answer.json);
-      if (!token.success) throw new MpaAuthorizationError(`the ${kind} answer has an unexpected shape`, { status: 200 });
-      return token.data;
+    for (let attempt = 0; ; attempt++) {
+      const signedAt = clock.now();
+      const signature = signRequest(privateKey, { method: 'POST', pathAndQuery: pathOf(url), authorization: '', body: bytes }, signedAt);
+      const headers = { 'Content-Type': 'application/json', 'x-xbl-contract-version': '1', Signature: signature };
+      const answer = await postToken(kind, url, bytes, headers, withCertificate ? tls : { ca: tls.ca }, signal);
+      const serviceMs = clock.observe(answer.date);
+      if (answer.status === 200) {
+        const token = tokenAnswerSchema.safeParse(answer.json);
+        if (!token.success) throw new MpaAuthorizationError(`the ${kind} answer has an unexpected shape`, { status: 200 });
+        return token.data;
+      }
+      // Refused for the timestamp: the clock is corrected now; sign again, once.
+      if (attempt === 0 && answer.status === 403 && refusedForTime(serviceMs, signedAt)) continue;
+      throw tokenRefusal(kind, answer.status, answer.json, sandboxId);
     }
-    throw tokenRefusal(kind, answer.status, answer.json, sandboxId);
   }
 
   /** Caches a token until shortly before NotAfter, measured with the issuer's own clock so that skew does not matter. */
@@ -214,26 +265,50 @@ export function xboxServiceAuth(options: XboxServiceAuthOptions): XboxServiceAut
       let entry = delegated.get(user);
       if (!entry) {
         if (delegated.size >= MAX_DELEGATED_USERS) delegated.delete(delegated.keys().next().value!);
-        delegated.set(user, (entry = { flight: new SingleFlight<Cached>() }));
+        delegated.set(user, (entry = { flight: heldFlight<Cached>() }));
       }
       const slot = entry;
+      if (refusedNow(slot.cached, request)) slot.cached = undefined;
       token = fresh(slot.cached, request) ? slot.cached : await slot.flight.run(signal, async (shared) => (slot.cached = await xstsToken(shared, delegation)));
     } else {
+      if (refusedNow(xsts, request)) xsts = undefined;
       token = fresh(xsts, request) ? xsts : await xFlight.run(signal, async (shared) => (xsts = await xstsToken(shared, undefined)));
     }
     const authorization = header(token);
-    const signature = signRequest(privateKey, { method: request.method, pathAndQuery: request.pathAndQuery, authorization, body: request.body }, now());
+    const signature = signRequest(privateKey, { method: request.method, pathAndQuery: request.pathAndQuery, authorization, body: request.body }, clock.now());
     return { authorization, signature };
   }
 
-  const describe = () => ({ sandboxId, certificateFingerprint: fingerprint, tokens: xsts ? 'cached' : 'none' });
+  /**
+   * Learns from the service's refusals only: their `Date` is the clock that judged our
+   * timestamp, and a call that succeeded needs no correction.
+   */
+  function observeResponse(response: ObservedResponse): boolean {
+    if (response.status !== 401 && response.status !== 403) return false;
+    const serviceMs = clock.observe(response.date);
+    if (response.status !== 403 || response.signature === undefined) return false;
+    return refusedForTime(serviceMs, signatureTime(response.signature));
+  }
+
+  const describe = () => ({ sandboxId, certificateFingerprint: fingerprint, tokens: xsts ? 'cached' : 'none', clockOffsetMs: clock.offsetMs });
   const provider = Object.assign((request: AuthorizationRequest) => authorize(request), {
     sandboxId,
     certificateFingerprint: fingerprint,
+    observeResponse,
     toJSON: describe,
     [inspect.custom]: () => `XboxServiceAuth ${inspect(describe())}`,
   });
-  return provider;
+  Object.defineProperty(provider, 'clockOffsetMs', { get: () => clock.offsetMs, enumerable: true });
+  return provider as typeof provider & { readonly clockOffsetMs: number };
+}
+
+/**
+ * True when the service refused exactly the cached token (a 401): it is dead, so it is dropped
+ * and callers wait for the refresh (or fail at once with its held failure) instead of sending
+ * it again.
+ */
+function refusedNow(cached: Cached | undefined, request: AuthorizationRequest): boolean {
+  return cached !== undefined && request.forceRefresh && request.refused === header(cached);
 }
 
 function header(token: Cached): string {

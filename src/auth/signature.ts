@@ -19,6 +19,16 @@ export function fileTime(unixMs: number): bigint {
   return FILETIME_UNIX_EPOCH + BigInt(Math.floor(unixMs)) * 10_000n;
 }
 
+/**
+ * The Unix time in ms a `Signature` header value says it was signed at (its FILETIME), or
+ * `undefined` when the value is too short to be one. Reads only the public timestamp.
+ */
+export function signatureTime(header: string): number | undefined {
+  const raw = Buffer.from(header, 'base64');
+  if (raw.length < 12) return undefined;
+  return Number((raw.readBigUInt64BE(4) - FILETIME_UNIX_EPOCH) / 10_000n);
+}
+
 /** What one signature covers. */
 export interface SignedParts {
   /** HTTP method; upper-cased before signing. */

@@ -20,6 +20,8 @@ export interface TokenAnswer {
   status: number;
   /** The parsed JSON body, or `undefined` when it was empty or not JSON. */
   json: unknown;
+  /** The answer's `Date` header (the token service's clock), if it had one. */
+  date: string | undefined;
 }
 
 const MAX_ANSWER_BYTES = 64 * 1024;
@@ -69,7 +71,7 @@ export function postToken(kind: TokenKind, url: string, body: Buffer, headers: R
           } catch {
             json = undefined;
           }
-          resolve({ status: res.statusCode ?? 0, json });
+          resolve({ status: res.statusCode ?? 0, json, date: res.headers.date });
         });
       });
     } catch (cause) {

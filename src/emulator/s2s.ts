@@ -132,7 +132,7 @@ export async function startS2sService(options: S2sOptions, now: () => number, ho
     { cert: server.cert, key: server.key, ca: [authority.ca], requestCert: true, rejectUnauthorized: false, headersTimeout: 10_000, requestTimeout: 10_000 },
     (req, res) => {
       serve(req, res).catch(() => {
-        if (!res.headersSent) send(res, new Answer(500, { errorCode: 'InternalServerError', debugMessage: 'token service failure' }));
+        if (!res.headersSent) send(res, new Answer(500, { errorCode: 'InternalServerError', debugMessage: 'token service failure' }), now());
         else res.destroy();
       });
     },
@@ -146,21 +146,22 @@ export async function startS2sService(options: S2sOptions, now: () => number, ho
 
   async function serve(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const path = req.url ?? '/';
+    const answer = (a: Answer) => send(res, a, now());
     if (req.method === 'POST' && path === '/service/authenticate' && !(req.socket as TLSSocket).authorized) {
       req.socket.destroy(); // no trusted client certificate: the real service drops the connection
       return;
     }
     const body = await readBody(req);
-    if (body === undefined) return send(res, new Answer(413, { errorCode: 'PayloadTooLarge', debugMessage: `bodies are limited to ${MAX_BODY_BYTES} bytes` }));
+    if (body === undefined) return answer(new Answer(413, { errorCode: 'PayloadTooLarge', debugMessage: `bodies are limited to ${MAX_BODY_BYTES} bytes` }));
     try {
       if (req.method !== 'POST') throw new Answer(405, { errorCode: 'MethodNotAllowed', debugMessage: 'POST only' });
       if (req.headers['x-xbl-contract-version'] !== '1') throw new Answer(400, { errorCode: 'BadRequest', debugMessage: 'x-xbl-contract-version: 1 is required' });
       const signed = { signature: header(req, 'signature'), method: req.method, pathAndQuery: path, authorization: header(req, 'authorization') ?? '', body };
-      if (path === '/service/authenticate') return send(res, serviceToken(signed));
-      if (path === '/xsts/authorize') return send(res, xstsToken(signed));
+      if (path === '/service/authenticate') return answer(serviceToken(signed));
+      if (path === '/xsts/authorize') return answer(xstsToken(signed));
       throw new Answer(404, { errorCode: 'NotFound', debugMessage: `no route for ${path}` });
     } catch (error) {
-      if (error instanceof Answer) return send(res, error);
+      if (error instanceof Answer) return answer(error);
       throw error;
     }
   }
@@ -237,14 +238,14 @@ export async function startS2sService(options: S2sOptions, now: () => number, ho
     authorize(request) {
       const value = request.headers.authorization;
       const match = value ? /^XBL3\.0 x=([^;\s]+);(\S+)$/.exec(value) : null;
-      if (!value || !match) return refuse(401, 'Unauthorized', 'Authorization must be XBL3.0 x=<userhash>;<token>');
-      const token = xTokens.get(match[2]!);
       const time = now();
-      if (!token) return refuse(401, 'Unauthorized', 'the token is not valid (unknown)');
-      if (token.notAfter <= time) return refuse(401, 'Unauthorized', 'the token expired', { 'www-authenticate': 'XBL3.0 realm="xboxlive.com", error="token_expired"' });
-      if (token.userHash !== match[1]) return refuse(401, 'Unauthorized', `the token was issued for x=${token.userHash}, not x=${match[1]}`);
+      if (!value || !match) return refuse(time, 401, 'Unauthorized', 'Authorization must be XBL3.0 x=<userhash>;<token>');
+      const token = xTokens.get(match[2]!);
+      if (!token) return refuse(time, 401, 'Unauthorized', 'the token is not valid (unknown)');
+      if (token.notAfter <= time) return refuse(time, 401, 'Unauthorized', 'the token expired', { 'www-authenticate': 'XBL3.0 realm="xboxlive.com", error="token_expired"' });
+      if (token.userHash !== match[1]) return refuse(time, 401, 'Unauthorized', `the token was issued for x=${token.userHash}, not x=${match[1]}`);
       const problem = signatureProblem(request.headers.signature, { method: request.method, pathAndQuery: request.path, authorization: value, body: Buffer.from(request.body, 'utf8') }, token.proofKey, time);
-      if (problem) return refuse(403, 'InvalidSignature', problem);
+      if (problem) return refuse(time, 403, 'InvalidSignature', problem);
       return { caller: token.userHash === '-' ? 'service' : token.userHash! };
     },
     close: () =>
@@ -255,8 +256,12 @@ export async function startS2sService(options: S2sOptions, now: () => number, ho
   };
 }
 
-function refuse(status: number, errorCode: string, debugMessage: string, headers?: Record<string, string>): AuthorizationCheck {
-  return headers ? { status, errorCode, debugMessage, headers } : { status, errorCode, debugMessage };
+/**
+ * A refused call, with a `Date` from the emulator's clock (not the host's): a client corrects
+ * its signing clock from a refusal's `Date`, so it must be the clock that judged it.
+ */
+function refuse(time: number, status: number, errorCode: string, debugMessage: string, headers?: Record<string, string>): AuthorizationCheck {
+  return { status, errorCode, debugMessage, headers: { ...headers, date: new Date(time).toUTCString() } };
 }
 
 function header(req: IncomingMessage, name: string): string | undefined {
@@ -308,8 +313,9 @@ function readBody(req: IncomingMessage): Promise<Buffer | undefined> {
   });
 }
 
-function send(res: ServerResponse, answer: Answer): void {
+/** Writes an answer dated by the emulator's clock, which is the one its signature check uses. */
+function send(res: ServerResponse, answer: Answer, time: number): void {
   if (res.destroyed) return;
-  res.writeHead(answer.status, { 'content-type': 'application/json', ...answer.headers });
+  res.writeHead(answer.status, { 'content-type': 'application/json', date: new Date(time).toUTCString(), ...answer.headers });
   res.end(JSON.stringify(answer.body));
 }
