@@ -177,6 +177,13 @@ export class PlayerSession {
       this.send({ type: 'SKIPPED' });
       return false;
     }
+    // A hold that began while this request waited in the queue (a Retry-After for everyone, an
+    // authorization outage) holds it too: the slot goes back and the chart waits.
+    const held = this.#deps.scheduler.heldFor(this.xuid);
+    if (held > 0) {
+      this.send({ type: 'WAIT', ms: held });
+      return false;
+    }
     this.send({ type: 'STARTED' });
     const { stamper, client, clock, signal } = this.#deps;
     const sequenceNumber = request.method === 'PUT' ? stamper.stamp(this.xuid, context.changedAt) : stamper.deleteNumber(this.xuid);

@@ -102,6 +102,15 @@ export class Scheduler {
     );
   }
 
+  /**
+   * How long a Retry-After or a shared wait still holds `key`'s requests of `category` (0: not
+   * held). A request that waited in the queue while a hold began asks this before it leaves.
+   */
+  heldFor(key: string, category: RateCategory = 'write', now = this.options.now()): number {
+    const until = Math.max(this.#blocked.get(blockKey(category, key)) ?? 0, this.#blockedAll);
+    return until > now ? Math.ceil(until - now) : 0;
+  }
+
   /** Gives a slot back (a request that never left). */
   release(lease: Lease): void {
     if (lease.entry) this.#windows.get(lease.category)?.remove(lease.key, lease.entry);
