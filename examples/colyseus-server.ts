@@ -5,13 +5,16 @@
  *   npx tsx examples/colyseus-server.ts          # serves ws://127.0.0.1:2567 against the built-in emulator
  *   npx tsx examples/colyseus-server.ts --demo   # ... and plays one short match with two @colyseus/sdk clients, then stops
  *
- * Against the real service: MPA_BASE_URL, MPA_TITLE_ID, MPA_AUTHORIZATION (see README).
+ * Where mpa-sync is installed (not a clone), the path is node_modules/mpa-sync/examples/colyseus-server.ts,
+ * after `npm install @colyseus/core@0.18 @colyseus/ws-transport@0.18 @colyseus/sdk@0.18 tsx`.
+ * Against the real service: MPA_BASE_URL, MPA_TITLE_ID, MPA_AUTHORIZATION (see docs/production.md).
  * Shutdown order (SIGINT/SIGTERM): Colyseus disposes every room first (each room's group closes:
  * its players' activities are deleted and recent players reported), then `sync.close()`.
  */
 import { Room, Server, type Client } from '@colyseus/core';
 import { WebSocketTransport } from '@colyseus/ws-transport';
-import { ActivitySync, MpaClient, startEmulator } from 'mpa-sync';
+import { ActivitySync, MpaClient } from 'mpa-sync';
+import { startEmulator } from 'mpa-sync/emulator';
 import { publishRoomActivity, type RoomActivity } from 'mpa-sync/colyseus';
 
 /** What a player sends when joining. */

@@ -3,16 +3,19 @@
  * one match turns invite-only and sends invites, the other ends and reports recent players,
  * and on SIGINT/SIGTERM the server deletes every activity and prints a summary.
  *
- *   npm start                      # against the built-in emulator on 127.0.0.1, no setup
+ *   npm start                                                 # in a clone of the repository
+ *   npx tsx node_modules/mpa-sync/examples/dedicated-server.ts  # where mpa-sync is installed
  *
- * Both ways go through the full server-to-server path: certificate -> service token (mutual
- * TLS) -> XSTS token -> signed calls. Against the real service (see README "Production"):
+ * Either runs against the built-in emulator on 127.0.0.1, no setup. Both ways go through the
+ * full server-to-server path: certificate -> service token (mutual TLS) -> XSTS token -> signed
+ * calls. Against the real service (see docs/production.md):
  * MPA_CERT and MPA_KEY (files of your Business Partner Certificate and its key), MPA_SANDBOX,
  * MPA_TITLE_ID and MPA_XUIDS (real players, comma-separated); MPA_BASE_URL overrides the host.
  */
 import { readFileSync } from 'node:fs';
 import { EventEmitter } from 'node:events';
-import { ActivitySync, bindMatchmaker, MpaClient, startEmulator, xboxServiceAuth, DEFAULT_BASE_URL, type Emulator, type RequestEvent } from 'mpa-sync';
+import { ActivitySync, bindMatchmaker, MpaClient, xboxServiceAuth, DEFAULT_BASE_URL, type RequestEvent } from 'mpa-sync';
+import { startEmulator, type Emulator } from 'mpa-sync/emulator';
 
 const certFile = process.env.MPA_CERT;
 if (certFile && !process.env.MPA_KEY) throw new Error('MPA_CERT needs MPA_KEY (the file of the certificate\'s private key) and MPA_SANDBOX');

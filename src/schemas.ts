@@ -156,7 +156,10 @@ export type RecentPlayerGroupInput = z.input<typeof recentPlayerGroupSchema>;
 // Answers are read leniently: the documentation types numbers as strings in places and as
 // numbers in examples, and unknown fields must survive.
 const looseInt = z.union([z.number(), z.string().regex(/^-?[0-9]+$/).transform(Number)]);
-const looseUlong = z.union([z.number(), z.string().regex(decimal)]).transform((v) => BigInt(v));
+// A sequence number as read: a decimal string in canonical form (no leading zeros), whether the
+// service sent a string or a number. A string, not a bigint, so that what a read returns survives
+// JSON.stringify and has the emulator's StoredActivity type; `BigInt(s)` to compare.
+const looseUlong = z.union([z.number().int().min(0), z.string().regex(decimal)]).transform((v) => BigInt(v).toString());
 
 /**
  * A name matched case-insensitively to one of `names`, as the official SDK reads join
@@ -184,6 +187,11 @@ export const activitySchema = z.looseObject({
   titleId: looseInt.optional(),
   userId: z.string().optional(),
 });
+/**
+ * An activity as {@link MpaClient.getActivity} and {@link MpaClient.queryActivities} return it.
+ * `sequenceNumber` is a decimal string, as in the emulator's `StoredActivity`, so the answer
+ * survives `JSON.stringify`; `BigInt(activity.sequenceNumber)` to compare two.
+ */
 export type Activity = z.infer<typeof activitySchema>;
 
 /** A platform as a writer may spell it (`iOS` or `IOS`), normalised to the canonical name. */

@@ -30,13 +30,33 @@ describe('MpaClient over loopback HTTP', () => {
     const { emulator, client } = await setup();
     await client.setActivity(XUID, activity(5n));
     const read = await client.getActivity(XUID);
-    expect(read).toMatchObject({ connectionString: '203.0.113.7:7777?m=42', joinRestriction: 'Followed', currentPlayers: 3, maxPlayers: 8, groupId: 'match-42', sequenceNumber: 5n, titleId: TITLE });
+    expect(read).toMatchObject({ connectionString: '203.0.113.7:7777?m=42', joinRestriction: 'Followed', currentPlayers: 3, maxPlayers: 8, groupId: 'match-42', sequenceNumber: '5', titleId: TITLE });
     const put = emulator.core.log[0]!;
     expect(put).toMatchObject({ method: 'PUT', path: `/titles/${TITLE}/users/${XUID}/activities`, status: 204 });
     expect((put.body as { sequenceNumber: unknown }).sequenceNumber).toBe('5');
     await client.deleteActivity(XUID, { sequenceNumber: 6 });
     expect(emulator.core.log[2]!.body).toEqual({ sequenceNumber: '6' });
     expect(await client.getActivity(XUID)).toBeNull();
+  });
+
+  it('reads the sequence number as a decimal string, like the emulator stores it: the answer survives JSON.stringify', async () => {
+    const { emulator, client } = await setup();
+    await client.setActivity(XUID, activity(2n ** 63n));
+    const read = (await client.getActivity(XUID))!;
+    expect(read.sequenceNumber).toBe('9223372036854775808');
+    expect(read.sequenceNumber).toBe(emulator.activity(XUID)!.sequenceNumber);
+    expect(JSON.parse(JSON.stringify(read))).toEqual(read);
+    const [queried] = await client.queryActivities([XUID]);
+    expect(queried!.activities![0]!.sequenceNumber).toBe('9223372036854775808');
+    expect(() => JSON.stringify(queried)).not.toThrow();
+  });
+
+  it('reads a sequence number sent as a number or with leading zeros as the same canonical string; a fraction is an unreadable answer', async () => {
+    const answering = (body: object) =>
+      new MpaClient({ titleId: TITLE, baseUrl: 'http://127.0.0.1:9', authorization: () => TOKEN, fetch: async () => Response.json(body) });
+    expect((await answering({ connectionString: 'c', sequenceNumber: 42 }).getActivity(XUID))?.sequenceNumber).toBe('42');
+    expect((await answering({ connectionString: 'c', sequenceNumber: '0042' }).getActivity(XUID))?.sequenceNumber).toBe('42');
+    expect(await failure(answering({ connectionString: 'c', sequenceNumber: 1.5 }).getActivity(XUID))).toMatchObject({ code: 'TRANSPORT', reason: 'body' });
   });
 
   it('sends Authorization, Content-Type (GET too), x-xbl-contract-version and a User-Agent', async () => {

@@ -78,7 +78,7 @@ describe('mpa-sync/otel', () => {
     expect(sum(metrics.get(SYNC_METRICS.throttles), { method: 'PUT', scope: 'user' })).toBe(1);
     expect(sum(metrics.get(SYNC_METRICS.retries), { method: 'DELETE', cause: 'SERVER' })).toBe(1);
 
-    const latency = metrics.get(SYNC_METRICS.latency)!;
+    const latency = metrics.get(SYNC_METRICS.requestDuration)!;
     expect(latency.dataPointType).toBe(DataPointType.HISTOGRAM);
     expect(latency.descriptor.unit).toBe('ms');
     expect(sum(latency)).toBe(kit.requests.length);
@@ -124,6 +124,26 @@ describe('mpa-sync/otel', () => {
     const put = staleness.dataPoints.find((p) => p.attributes.method === 'PUT')!.value as { sum?: number; max?: number };
     expect(put.max).toBe(Math.max(...fromEngine));
     expect(put.sum).toBe(fromEngine.reduce((x, y) => x + y, 0));
+  });
+
+  it('SYNC_METRICS names exactly the instruments the SDK exports, each key its name in camelCase', async () => {
+    instrumentSync(kit.sync, { meterProvider: provider });
+    const match = kit.sync.group({ groupId: 'm', connectionString: 'c', maxPlayers: 8 });
+    match.join(A);
+    kit.failNext('429', 1, 1); // so that every instrument, the throttle and retry counters too, has a point
+    await kit.settle();
+    const exported = await collect();
+    expect([...exported.keys()].sort()).toEqual(Object.values(SYNC_METRICS).sort());
+    for (const [key, name] of Object.entries(SYNC_METRICS)) {
+      const camel = name.replace(/^mpa_sync\./, '').replace(/[._]([a-z])/g, (_, c: string) => c.toUpperCase());
+      expect(key, name).toBe(camel);
+      expect(exported.get(name)!.dataPoints.length, name).toBeGreaterThan(0);
+    }
+    const kind = (name: string) => exported.get(name)!.dataPointType;
+    expect(kind(SYNC_METRICS.requestDuration)).toBe(DataPointType.HISTOGRAM);
+    expect(kind(SYNC_METRICS.staleness)).toBe(DataPointType.HISTOGRAM);
+    expect(kind(SYNC_METRICS.inFlight)).toBe(DataPointType.GAUGE);
+    expect(kind(SYNC_METRICS.coalesced)).toBe(DataPointType.SUM);
   });
 
   it('stops recording after stop()', async () => {

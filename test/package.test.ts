@@ -1,17 +1,21 @@
 /**
  * The package as a user gets it: `npm pack`, installed from the tarball into a fresh CommonJS
- * project and a fresh ESM project (dependencies from the npm registry or its cache), run in
- * both, and a consumer file typechecked under NodeNext (ESM and CommonJS), Node16 (both) and
- * Bundler. Slow by nature (two installs): one generous timeout, no network but the registry.
+ * project (`npm init -y`) and a fresh ESM project (the same, then `npm pkg set type=module`),
+ * dependencies from the npm registry or its cache. Run in both: every entry point, the README's
+ * quick start block for each kind of project (typechecked under `tsc --init`'s defaults and run
+ * with tsx, as the README says), the shipped examples, and a consumer file typechecked under
+ * NodeNext (ESM and CommonJS), Node16 (both) and Bundler. Slow by nature (two installs): one
+ * generous timeout, no network but the registry.
  */
 import { execFile } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { quickStartOf } from './readme-quickstart.js';
 
 const run = promisify(execFile);
 const root = path.dirname(fileURLToPath(new URL('../package.json', import.meta.url)));
@@ -24,8 +28,13 @@ const pkg = JSON.parse(readFileSync(path.join(root, 'package.json'), 'utf8')) as
 };
 const tsc = path.join(root, 'node_modules', 'typescript', 'bin', 'tsc');
 const npm = process.platform === 'win32' ? 'npm.cmd' : 'npm';
-// Peer dependencies the subpaths need, at the versions this repository tests with.
-const peers = ['@opentelemetry/api', '@colyseus/core', '@sinonjs/fake-timers'].map((name) => `${name}@${pkg.devDependencies[name]}`);
+const pinned = (names: string[]) => names.map((name) => `${name}@${pkg.devDependencies[name]}`);
+// Peer dependencies the subpaths need, and tsx (the README runs its quick start and the examples
+// with it), at the versions this repository tests with.
+const peers = pinned(['@opentelemetry/api', '@colyseus/core', '@sinonjs/fake-timers', 'tsx']);
+// What the Colyseus example needs besides (README: "The demo and the examples").
+const colyseusExample = pinned(['@colyseus/ws-transport', '@colyseus/sdk']);
+const readme = readFileSync(path.join(root, 'README.md'), 'utf8');
 
 let work: string;
 let tarball: string;
@@ -35,12 +44,35 @@ async function npmIn(cwd: string, args: string[]) {
   return run(npm, args, { cwd, env: { ...process.env, npm_config_audit: 'false', npm_config_fund: 'false', npm_config_update_notifier: 'false' }, maxBuffer: 32 * 1024 * 1024 });
 }
 
-async function project(name: string, type: 'commonjs' | 'module'): Promise<string> {
+/** A project as a new user makes one: `npm init -y` (CommonJS), plus `npm pkg set type=module` for ESM. */
+async function project(name: string, type: 'commonjs' | 'module', extra: string[] = []): Promise<string> {
   const dir = path.join(work, name);
   mkdirSync(dir);
-  writeFileSync(path.join(dir, 'package.json'), JSON.stringify({ name: `consumer-${name}`, private: true, type }));
-  await npmIn(dir, ['install', '--prefer-offline', '--no-package-lock', tarball, ...peers]);
+  await npmIn(dir, ['init', '-y']);
+  if (type === 'module') await npmIn(dir, ['pkg', 'set', 'type=module']);
+  await npmIn(dir, ['install', '--prefer-offline', '--no-package-lock', tarball, ...peers, ...extra]);
   return dir;
+}
+
+/** Runs a command, resolving with its output and exit code instead of rejecting on a non-zero exit. */
+async function outcome(file: string, args: string[], cwd: string): Promise<{ code: number; stdout: string; stderr: string }> {
+  return run(file, args, { cwd, maxBuffer: 32 * 1024 * 1024 }).then(
+    ({ stdout, stderr }) => ({ code: 0, stdout, stderr }),
+    (error: { code?: number; stdout?: string; stderr?: string }) => ({ code: typeof error.code === 'number' ? error.code : -1, stdout: error.stdout ?? '', stderr: error.stderr ?? String(error) }),
+  );
+}
+
+/**
+ * Writes `code` as `<dir>/<sub>/quickstart.ts` with the tsconfig.json that `tsc --init` makes
+ * there, and typechecks it: tsc's diagnostics, '' when clean.
+ */
+async function typecheckAsInit(dir: string, sub: string, code: string): Promise<string> {
+  const folder = path.join(dir, sub);
+  mkdirSync(folder);
+  writeFileSync(path.join(folder, 'quickstart.ts'), code);
+  await run(process.execPath, [tsc, '--init'], { cwd: folder });
+  const result = await outcome(process.execPath, [tsc, '-p', '.', '--noEmit'], folder);
+  return result.stdout.trim();
 }
 
 // What both consumers run: every entry point loads, and a real round trip through the emulator.
@@ -81,20 +113,22 @@ afterAll(async () => {
 }, 120_000);
 
 describe('the packed tarball', () => {
-  it('ships dist with CommonJS type twins, the sources its source maps point to, the examples and the LICENSE; no tests', () => {
-    for (const file of ['LICENSE', 'README.md', 'package.json', 'dist/index.js', 'dist/index.d.ts', 'dist/index.d.cts', 'dist/testing/index.d.cts', 'dist/colyseus/index.d.cts', 'dist/otel/index.d.cts', 'dist/cli.js', 'src/index.ts', 'examples/colyseus-server.ts']) {
+  it('ships what a user needs: dist (JavaScript, types and their CommonJS twins), docs, examples, README, LICENSE; no sources, maps, bench or tests', () => {
+    const roots = ['LICENSE', 'README.md', 'package.json'];
+    expect(packed.filter((f) => !roots.includes(f) && !/^(dist|docs|examples)\//.test(f))).toEqual([]);
+    for (const file of ['dist/index.js', 'dist/index.d.ts', 'dist/index.d.cts', 'dist/cli.js', 'dist/emulator/index.d.cts', 'dist/testing/index.d.cts', 'dist/colyseus/index.d.cts', 'dist/otel/index.d.cts', 'examples/dedicated-server.ts', 'examples/colyseus-server.ts', 'docs/troubleshooting.md']) {
       expect(packed, file).toContain(file);
     }
-    expect(packed.filter((f) => f.startsWith('test/'))).toEqual([]);
-    const missing: string[] = [];
-    for (const map of packed.filter((f) => f.endsWith('.js.map'))) {
-      const { sources } = JSON.parse(readFileSync(path.join(root, map), 'utf8')) as { sources: string[] };
-      for (const source of sources) {
-        const target = path.posix.normalize(path.posix.join(path.posix.dirname(map), source));
-        if (!packed.includes(target)) missing.push(`${map} -> ${target}`);
-      }
-    }
-    expect(missing).toEqual([]);
+    expect(packed.filter((f) => f.endsWith('.map'))).toEqual([]);
+    // No JavaScript file points at a map the package does not have.
+    expect(packed.filter((f) => f.endsWith('.js') && readFileSync(path.join(root, f), 'utf8').includes('sourceMappingURL'))).toEqual([]);
+    expect(packed.filter((f) => f.endsWith('.d.ts') && !packed.includes(f.replace(/\.d\.ts$/, '.d.cts')))).toEqual([]);
+    const docs = readdirSync(path.join(root, 'docs')).filter((f) => f.endsWith('.md')).map((f) => `docs/${f}`);
+    expect(docs.filter((f) => !packed.includes(f))).toEqual([]);
+    // Every exports entry and the bin resolve to a packed file.
+    const manifest = JSON.parse(readFileSync(path.join(root, 'package.json'), 'utf8')) as { exports: Record<string, string | Record<string, Record<string, string>>>; bin: Record<string, string> };
+    const targets = Object.values(manifest.exports).flatMap((entry) => (typeof entry === 'string' ? [entry] : Object.values(entry).flatMap((c) => Object.values(c))));
+    expect([...targets, ...Object.values(manifest.bin)].map((t) => path.posix.normalize(t)).filter((t) => !packed.includes(t))).toEqual([]);
   });
 
   it('has an MIT LICENSE matching package.json, and installs without a prepare step', () => {
@@ -104,12 +138,25 @@ describe('the packed tarball', () => {
     expect(pkg.scripts.postinstall).toBeUndefined();
   });
 
-  it('README links work from the installed package: every relative link and every file it names is in the package', () => {
-    const readme = readFileSync(path.join(root, 'README.md'), 'utf8');
-    const relative = [...readme.matchAll(/\]\(([^)]+)\)/g)].map((m) => m[1]!.split('#')[0]!).filter((href) => href !== '' && !/^(https?:|mailto:)/.test(href));
-    expect(relative.length).toBeGreaterThan(0);
-    expect(relative.filter((file) => !packed.includes(file))).toEqual([]);
-    const named = [...readme.matchAll(/`((?:examples|bench|src)\/[\w./-]+\.(?:ts|md))`/g)].map((m) => m[1]!);
+  it('links work from the installed package: every relative link of the README and docs, and its anchor, and every example file the README names', () => {
+    const headings = (file: string) =>
+      new Set([...readFileSync(path.join(root, file), 'utf8').matchAll(/^#{1,6} (.+)$/gm)].map((m) => m[1]!.trim().toLowerCase().replace(/[^\p{L}\p{N}\s-]/gu, '').replace(/\s/g, '-')));
+    const broken: string[] = [];
+    let links = 0;
+    for (const page of packed.filter((f) => f.endsWith('.md'))) {
+      const text = readFileSync(path.join(root, page), 'utf8').replace(/```[\s\S]*?```/g, '');
+      for (const [, href] of text.matchAll(/\]\(([^)\s]+)\)/g)) {
+        if (/^(https?:|mailto:)/.test(href!)) continue;
+        links++;
+        const [file, anchor] = href!.split('#');
+        const target = file ? path.posix.normalize(path.posix.join(path.posix.dirname(page), file)) : page;
+        if (!packed.includes(target)) broken.push(`${page}: ${href} (no ${target} in the package)`);
+        else if (anchor && target.endsWith('.md') && !headings(target).has(anchor)) broken.push(`${page}: ${href} (no heading #${anchor})`);
+      }
+    }
+    expect(links).toBeGreaterThan(10);
+    expect(broken).toEqual([]);
+    const named = [...readme.matchAll(/`((?:examples|docs)\/[\w./-]+\.(?:ts|md))`/g)].map((m) => m[1]!);
     expect(named.length).toBeGreaterThan(0);
     expect(named.filter((file) => !packed.includes(file))).toEqual([]);
   });
@@ -123,7 +170,7 @@ describe('installed into fresh projects', () => {
   let cjs: string;
   let esm: string;
   beforeAll(async () => {
-    [cjs, esm] = await Promise.all([project('cjs', 'commonjs'), project('esm', 'module')]);
+    [cjs, esm] = await Promise.all([project('cjs', 'commonjs'), project('esm', 'module', colyseusExample)]);
   }, 300_000);
 
   it("require()s mpa-sync and every subpath from a CommonJS project, and runs", { timeout: 60_000 }, async () => {
@@ -142,6 +189,49 @@ describe('installed into fresh projects', () => {
     );
     const { stdout } = await run(process.execPath, ['index.js'], { cwd: esm });
     expect(JSON.parse(stdout)).toEqual({ version: pkg.version, players: 1, testKit: 'function', colyseus: 'function', validation: 'VALIDATION' });
+  });
+
+  const quickStart = quickStartOf(readme);
+  const tsx = (dir: string) => path.join(dir, 'node_modules', '.bin', 'tsx'); // what `npx tsx` runs
+
+  it("runs the README's CommonJS quick start in a project made by npm init -y: clean under tsc --init, prints what the README says", { timeout: 120_000 }, async () => {
+    expect(JSON.parse(readFileSync(path.join(cjs, 'package.json'), 'utf8')).type ?? 'commonjs').toBe('commonjs');
+    expect(await typecheckAsInit(cjs, 'quickstart-cjs', quickStart.cjs)).toBe('');
+    const ran = await outcome(tsx(cjs), ['quickstart-cjs/quickstart.ts'], cjs);
+    expect(ran).toEqual({ code: 0, stdout: quickStart.output, stderr: '' });
+  });
+
+  it("runs the README's ESM quick start in an ESM project: clean under tsc --init, prints what the README says", { timeout: 120_000 }, async () => {
+    expect(await typecheckAsInit(esm, 'quickstart-esm', quickStart.esm)).toBe('');
+    const ran = await outcome(tsx(esm), ['quickstart-esm/quickstart.ts'], esm);
+    expect(ran).toEqual({ code: 0, stdout: quickStart.output, stderr: '' });
+  });
+
+  it('the ESM block in a CommonJS project fails the way the README says (TS1309, TS1295; tsx: top-level await and "cjs")', { timeout: 120_000 }, async () => {
+    const problems = await typecheckAsInit(cjs, 'quickstart-wrong', quickStart.esm);
+    expect(problems).toContain('error TS1309: The current file is a CommonJS module and cannot use \'await\' at the top level');
+    expect(problems).toContain('error TS1295: ECMAScript imports and exports cannot be written in a CommonJS file under \'verbatimModuleSyntax\'');
+    const ran = await outcome(tsx(cjs), ['quickstart-wrong/quickstart.ts'], cjs);
+    expect(ran.code).not.toBe(0);
+    expect(ran.stderr).toContain('Top-level await is currently not supported with the "cjs" output format');
+    for (const said of ['TS1309', 'TS1295', 'Top-level await is currently\nnot supported with the "cjs" output format']) expect(readme).toContain(said);
+  });
+
+  it('runs the demo from node_modules/mpa-sync/examples with tsx, as the README says', { timeout: 120_000 }, async () => {
+    expect(readme).toContain('npx tsx node_modules/mpa-sync/examples/dedicated-server.ts');
+    const ran = await outcome(tsx(esm), ['node_modules/mpa-sync/examples/dedicated-server.ts'], esm);
+    expect(ran.stderr).toBe('');
+    expect(ran.code).toBe(0);
+    expect(ran.stdout).toContain('mpa-sync demo against the built-in emulator');
+    expect(ran.stdout).toMatch(/activities left after shutdown\s*│\s*0\s*│/);
+  });
+
+  it('runs the Colyseus example from node_modules/mpa-sync/examples with tsx, as the README says', { timeout: 120_000 }, async () => {
+    expect(readme).toContain('npx tsx node_modules/mpa-sync/examples/colyseus-server.ts --demo');
+    const ran = await outcome(tsx(esm), ['node_modules/mpa-sync/examples/colyseus-server.ts', '--demo'], esm);
+    expect(ran.code).toBe(0);
+    expect(ran.stdout).toContain('2533274800000001 2/8 InviteOnly');
+    expect(ran.stdout).toContain('stopped; activities left behind: 0');
   });
 
   it('`mpa-sync --version` prints the version', { timeout: 30_000 }, async () => {

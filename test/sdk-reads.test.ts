@@ -29,7 +29,7 @@ describe("reading the SDK's mock query answer", () => {
   it('keeps only this title, accepts a user without connectionString, and reads zeros', async () => {
     const [one, two] = await answering(200, fixture('sdk-query-answer.json')).queryActivities(['1', '2']);
     expect(one!.activities).toHaveLength(1); // the titleId 0 activity is another title's: dropped
-    expect(one!.activities![0]).toMatchObject({ titleId: 1234, sequenceNumber: 0n, connectionString: 'connectionString', joinRestriction: 'Public', maxPlayers: 10, currentPlayers: 2, groupId: 'groupId', platform: 'XboxOne' });
+    expect(one!.activities![0]).toMatchObject({ titleId: 1234, sequenceNumber: '0', connectionString: 'connectionString', joinRestriction: 'Public', maxPlayers: 10, currentPlayers: 2, groupId: 'groupId', platform: 'XboxOne' });
     expect(two!.activities).toHaveLength(1);
     expect(two!.activities![0]!.connectionString).toBeUndefined();
     expect(two!.activities![0]).toMatchObject({ joinRestriction: 'Public', maxPlayers: 2, currentPlayers: 1, platform: 'IOS' });

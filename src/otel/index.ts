@@ -32,8 +32,10 @@ export interface SyncInstrumentation {
 }
 
 /**
- * The metric names {@link instrumentSync} records, for dashboards and alerts. Durations are in
- * milliseconds (`unit: 'ms'`).
+ * The metric names {@link instrumentSync} records, for dashboards and alerts. Each key is its
+ * metric's name without the `mpa_sync.` prefix, in camelCase (`requestDuration` is
+ * `mpa_sync.request.duration`), so the key you look up is the name your backend shows. Durations
+ * are in milliseconds (`unit: 'ms'`).
  */
 export const SYNC_METRICS = {
   /** Counter of finished requests; attributes `method` (PUT, DELETE, GET, POST), `status` (HTTP status, 0 when no answer came), `reason`. */
@@ -57,7 +59,7 @@ export const SYNC_METRICS = {
   /** Gauge of open groups (matches). */
   groups: 'mpa_sync.groups',
   /** Histogram of request latency, ms; attributes `method`, `status`. */
-  latency: 'mpa_sync.request.duration',
+  requestDuration: 'mpa_sync.request.duration',
   /** Histogram of staleness, ms: from the published activity first differing from the desired one until the service accepted the write; attribute `method`. */
   staleness: 'mpa_sync.staleness',
 } as const;
@@ -83,7 +85,7 @@ export function instrumentSync(sync: ActivitySync, options: InstrumentSyncOption
   const requests = meter.createCounter(SYNC_METRICS.requests, { description: 'MPA requests finished, by method and HTTP status (0: no answer)' });
   const throttles = meter.createCounter(SYNC_METRICS.throttles, { description: 'Throttled answers (429, 503 with Retry-After)' });
   const retries = meter.createCounter(SYNC_METRICS.retries, { description: 'Retries scheduled after a failure' });
-  const latency = meter.createHistogram(SYNC_METRICS.latency, {
+  const latency = meter.createHistogram(SYNC_METRICS.requestDuration, {
     description: 'MPA request latency',
     unit: 'ms',
     advice: { explicitBucketBoundaries: LATENCY_BUCKETS },

@@ -8,7 +8,7 @@
  * const match = kit.sync.group({ groupId: 'm', connectionString: 'c', maxPlayers: 8 });
  * match.join('2533274800000001');
  * await kit.settle();
- * expect(kit.activityOf('2533274800000001')).toMatchObject({ currentPlayers: 1 });
+ * expect(kit.friendView('2533274800000001')).toMatchObject({ present: true, players: '1/8', joinable: true });
  * await kit.dispose();
  */
 import { createClock, install, type Clock } from '@sinonjs/fake-timers';
@@ -19,6 +19,7 @@ import { checkEmulatorOptions, EmulatorCore, type EmulatorOptions, type FaultKin
 import { knownKeysOnly } from '../schemas.js';
 import { MpaUsageError, MpaValidationError, type ValidationIssue } from '../errors.js';
 import { inProcessFetch } from '../emulator/server.js';
+import { presenceOf } from '../emulator/inspection.js';
 import { seededRandom } from '../random.js';
 import { sleep } from '../sleep.js';
 
@@ -44,9 +45,40 @@ export interface TestKitOptions {
   globalTimers?: boolean;
   /**
    * Your own fake clock. A full @sinonjs/fake-timers clock (with `setTimeout`) becomes the
-   * engine's clock; an object with only `tickAsync` means you installed fake timers globally.
+   * engine's clock; an object with only `tickAsync` means you installed fake timers globally
+   * (with vitest: `{ tickAsync: (ms) => vi.advanceTimersByTimeAsync(ms) }` after `vi.useFakeTimers()`).
    */
-  clock?: Pick<Clock, 'tickAsync'> | Clock;
+  clock?: TestKitClock;
+}
+
+/**
+ * What moves the kit's fake time: a @sinonjs/fake-timers clock (which has all of a clock
+ * besides), or anything with its `tickAsync`.
+ */
+export interface TestKitClock {
+  /** Advances fake time by `ms`, running every timer due, awaiting promises between timers. */
+  tickAsync(ms: number): Promise<unknown>;
+}
+
+/**
+ * What a friend sees of a player in the Xbox shell, in the words of the emulator's live page
+ * (its friends' view): present or not, the line they read, and whether they could join.
+ */
+export interface FriendView {
+  /** The service holds an activity for the player: friends see them in a match. */
+  present: boolean;
+  /** The line a friend reads, e.g. `In a match · 5/8 · Joinable by followers`, `In a match · 8/8 · Full`, or `Not in a match`. */
+  text: string;
+  /** A friend could join now: present, not invite-only and not full. */
+  joinable: boolean;
+  /** The match is full: `currentPlayers` reached `maxPlayers`. */
+  full: boolean;
+  /** The join restriction is `InviteOnly`: friends need an invite. */
+  inviteOnly: boolean;
+  /** `5/8`; `5 playing` when the activity has no `maxPlayers`; undefined when it has no count, or the player is not present. */
+  players: string | undefined;
+  /** `Public`, `Followed` or `InviteOnly`; undefined when the player is not present. */
+  joinRestriction: string | undefined;
 }
 
 /** What {@link createTestKit} returns. */
@@ -55,7 +87,8 @@ export interface TestKit {
   readonly client: MpaClient;
   /** The in-process emulator: log, counters, invites, recent-player groups, failNext, reset. */
   readonly emulator: EmulatorCore;
-  readonly clock: Pick<Clock, 'tickAsync'>;
+  /** What moves the kit's fake time (the kit's own clock, or the one you gave). */
+  readonly clock: TestKitClock;
   /** The kit's fake wall-clock time (Unix ms). */
   now(): number;
   /** Advances fake time by `ms`, running every timer due. */
@@ -64,6 +97,12 @@ export interface TestKit {
   settle(maxMs?: number): Promise<void>;
   /** The activity the service holds for `xuid`, or undefined. */
   activityOf(xuid: string): StoredActivity | undefined;
+  /**
+   * What a friend sees of `xuid` now, e.g. `{ present: true, text: 'In a match · 8/8 · Full',
+   * joinable: false, full: true, inviteOnly: false, players: '8/8', joinRestriction: 'Followed' }`,
+   * so a test asserts "friends see the match as full" directly.
+   */
+  friendView(xuid: string): FriendView;
   /** The requests the service saw about `xuid` (its PUT, DELETE, GET, and invites it sent). */
   requestsOf(xuid: string): LoggedRequest[];
   /** Every request event the engine emitted. */
@@ -106,6 +145,50 @@ function checkKitOptions(options: TestKitOptions): void {
   if (issues.length) throw new MpaValidationError('test kit options', issues);
 }
 
+/** What a friend sees of an activity, or of its absence, in the live page's words. */
+function friendViewOf(activity: StoredActivity | undefined): FriendView {
+  if (!activity) return { present: false, text: 'Not in a match', joinable: false, full: false, inviteOnly: false, players: undefined, joinRestriction: undefined };
+  const { currentPlayers: current, maxPlayers: max, joinRestriction } = activity;
+  const presence = presenceOf(activity);
+  return {
+    present: true,
+    text: presence.text,
+    joinable: presence.joinable,
+    // Both can hold at once (an invite-only match that is also full), where the live page's
+    // badge names only the first: a test asks each question on its own.
+    full: current !== undefined && max !== undefined && current >= max,
+    inviteOnly: joinRestriction === 'InviteOnly',
+    players: current === undefined ? undefined : max === undefined ? `${current} playing` : `${current}/${max}`,
+    joinRestriction,
+  };
+}
+
+/**
+ * Whether the process's timers are already faked (vitest's or jest's `useFakeTimers()`, or a
+ * @sinonjs/fake-timers `install()`): fake-timers marks its Date with `isFake` and every
+ * function it replaces with its `clock`.
+ */
+function globalTimersFaked(): boolean {
+  const g = globalThis as unknown as { Date: { isFake?: unknown }; setTimeout: { clock?: unknown } };
+  return g.Date.isFake === true || g.setTimeout.clock !== undefined;
+}
+
+const ALREADY_FAKED =
+  'mpa-sync test kit: globalTimers: true, but the global timers are already faked (vi.useFakeTimers(), jest.useFakeTimers() or another fake-timers install). ' +
+  'Either drop globalTimers (the kit then runs on a private clock and leaves your fake timers alone), or keep your fake timers and give the kit the way to move them: ' +
+  'createTestKit({ clock: { tickAsync: (ms) => vi.advanceTimersByTimeAsync(ms) } })';
+
+/** Installs fake timers globally for the kit, or says why it cannot. */
+function installGlobalTimers(now: number): ReturnType<typeof install> {
+  if (globalTimersFaked()) throw new MpaUsageError(ALREADY_FAKED);
+  try {
+    return install({ now, toNotFake: ['nextTick', 'queueMicrotask'] });
+  } catch {
+    // A fake that the check above did not recognise: fake-timers refuses with a TypeError.
+    throw new MpaUsageError(ALREADY_FAKED);
+  }
+}
+
 export async function createTestKit(options: TestKitOptions = {}): Promise<TestKit> {
   // A misspelt option would silently give the default (real rate limits, say, or a shared clock).
   knownKeysOnly('test kit options', options, KIT_OPTION_KEYS);
@@ -115,10 +198,10 @@ export async function createTestKit(options: TestKitOptions = {}): Promise<TestK
   const start = options.now === undefined ? Date.parse('2026-01-01T00:00:00Z') : +options.now;
   const own = options.clock;
   const ownIsFull = own !== undefined && typeof (own as Clock).setTimeout === 'function';
-  const installed = options.globalTimers && !own ? install({ now: start, toNotFake: ['nextTick', 'queueMicrotask'] }) : undefined;
+  const installed = options.globalTimers && !own ? installGlobalTimers(start) : undefined;
   const priv = !options.globalTimers && !own ? createClock(start) : undefined;
   const engineClock: Clock | undefined = priv ?? (ownIsFull ? (own as Clock) : undefined);
-  const clock: Pick<Clock, 'tickAsync'> = own ?? installed ?? priv!;
+  const clock: TestKitClock = own ?? installed ?? priv!;
   const now = engineClock ? () => engineClock.now : () => Date.now();
 
   // On a private clock the emulator's own latency sleep would run on real timers: the kit
@@ -178,6 +261,7 @@ export async function createTestKit(options: TestKitOptions = {}): Promise<TestK
     },
     settle: (maxMs = 3_600_000) => runUntil(sync.flush(), maxMs),
     activityOf: (xuid) => emulator.activity(xuid),
+    friendView: (xuid) => friendViewOf(emulator.activity(xuid)),
     requestsOf: (xuid) => emulator.log.filter((r) => r.xuid === xuid),
     failNext: (kind, count, retryAfterSeconds) => emulator.failNext(kind, count, retryAfterSeconds),
     async dispose() {
