@@ -1,12 +1,14 @@
 #!/usr/bin/env node
 /**
- * `mpa-sync emulator [--port 8787] [--host 127.0.0.1] [--tokens a,b] [--no-rate-limits]
- *  [--stale-sequence ignore] [--fault-rate 0.05 --seed 1] [--latency 0] [--ui]
- *  [--s2s [--sandbox RETAIL] [--s2s-dir d]] [--max-body-bytes 65536] [--log-size 10000]
- *  [--headers-timeout 10000] [--request-timeout 30000] [--keep-alive-timeout 5000]`
+ * `mpa-sync emulator [--port 8787] [--host 127.0.0.1] [--tokens a,b] [--title-ids 1,2]
+ *  [--expiry 86400000] [--no-rate-limits] [--stale-sequence ignore] [--fault-rate 0.05 --seed 1]
+ *  [--latency 0] [--ui] [--s2s [--sandbox RETAIL] [--s2s-port 8788] [--s2s-dir d]]
+ *  [--max-body-bytes 65536] [--log-size 10000] [--headers-timeout 10000]
+ *  [--request-timeout 30000] [--keep-alive-timeout 5000]`
  * `mpa-sync --version`
  */
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { writeCredentialFiles, type CredentialFiles } from './credential-files.js';
 import { makeDirectory } from './make-directory.js';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -15,7 +17,7 @@ import { parseArgs } from 'node:util';
 import { startEmulator, type Emulator } from './emulator/server.js';
 import type { FaultKind } from './emulator/core.js';
 import { VERSION } from './version.js';
-import { MpaValidationError } from './errors.js';
+import { MpaUsageError, MpaValidationError } from './errors.js';
 
 const USAGE = `usage: mpa-sync emulator [options]
        mpa-sync --version
@@ -25,8 +27,14 @@ invites/server, recentplayergroups/server) on a local port, with the documented 
 and rate limits.
 
   --port <n>              port (default 8787; 0 picks a free one)
-  --host <addr>           interface (default 127.0.0.1)
-  --tokens <a,b>          accepted Authorization values (default: any XBL3.0 x=<hash>;<token>)
+  --host <addr>           interface (default 127.0.0.1; 0.0.0.0 or :: for every interface,
+                          an empty one is refused)
+  --tokens <a,b>          accepted Authorization values (default: any XBL3.0 x=<hash>;<token>);
+                          --tokens '' accepts none (every call gets 401), as tokens: [] does
+  --title-ids <a,b>       title ids calls may use, decimal, 1 to 4294967295 (default: any);
+                          others get 400 AuthorizationError; --title-ids '' allows none
+  --expiry <ms>           an activity not updated for this long is removed, and a user's last
+                          sequence number forgotten (default 86400000, 24 h)
   --no-rate-limits        turn the fine-grained rate limits off
   --stale-sequence <m>    reject (default) or ignore writes with a stale sequence number
   --fault-rate <p>        probability of a random fault per request (500/503/429/reset/hang)
@@ -37,9 +45,11 @@ and rate limits.
   --s2s                   server-to-server authentication as the real service: token endpoints
                           over HTTPS with mutual TLS, signed calls with live XSTS tokens only
   --sandbox <id>          with --s2s: the sandbox the test certificate is allowed in (default RETAIL)
-  --s2s-dir <dir>         with --s2s: where to write cert.pem, key.pem and ca.pem, created if
-                          missing (default: a new temporary directory, removed at exit); they
-                          are throw-away test credentials
+  --s2s-port <n>          with --s2s: port of the token endpoints, on --host (default: a free one)
+  --s2s-dir <dir>         with --s2s: where to write cert.pem, key.pem (mode 0600) and ca.pem,
+                          created if missing (default: a new temporary directory); each must not
+                          exist yet (a file or link there is refused), and all three are removed
+                          at exit; they are throw-away test credentials
   --max-body-bytes <n>    larger bodies get 413 and are not read (default 65536)
   --log-size <n>          requests kept in the inspection log (default 10000)
   --headers-timeout <ms>  time to send the request headers, then 408 (default 10000)
@@ -47,12 +57,28 @@ and rate limits.
   --keep-alive-timeout <ms>  idle keep-alive connections close after this (default 5000)
   -v, --version           print the version and exit
 
-GET /_emulator/health answers {status, uptimeMs, requests, memory} (process.memoryUsage()).
+GET /_emulator/health answers {status, uptimeMs, requests, memory} (process.memoryUsage());
+GET /_emulator/s2s the token endpoints' URLs. Stops on SIGINT, SIGTERM and SIGHUP. In a CI
+script run node_modules/.bin/mpa-sync, not npx (npx does not pass SIGTERM on).
 `;
 
 /** Flags that take a number; each is checked to be decimal before anything else reads it. */
-const NUMERIC_FLAGS = ['port', 'fault-rate', 'seed', 'latency', 'max-body-bytes', 'log-size', 'headers-timeout', 'request-timeout', 'keep-alive-timeout'] as const;
+const NUMERIC_FLAGS = ['port', 's2s-port', 'expiry', 'fault-rate', 'seed', 'latency', 'max-body-bytes', 'log-size', 'headers-timeout', 'request-timeout', 'keep-alive-timeout'] as const;
 const DECIMAL = /^-?[0-9]+(\.[0-9]+)?$/;
+const MAX_TITLE_ID = 2 ** 32 - 1;
+/** Flags that only mean something with --s2s: refused without it, not silently ignored. */
+const S2S_FLAGS = ['sandbox', 's2s-port', 's2s-dir'] as const;
+
+/**
+ * A comma-separated list flag. `''` is the empty list, as `[]` is in the API (so `--tokens ''`
+ * accepts no token, like `tokens: []`); an empty entry (`a,,b`, `a,`) is refused as a typo.
+ */
+function listFlag(value: string | undefined): string[] | undefined | { empty: true } {
+  if (value === undefined) return undefined;
+  if (value === '') return [];
+  const items = value.split(',');
+  return items.includes('') ? { empty: true } : items;
+}
 
 async function main(argv: string[]): Promise<number> {
   let parsed;
@@ -64,6 +90,8 @@ async function main(argv: string[]): Promise<number> {
         port: { type: 'string', default: '8787' },
         host: { type: 'string', default: '127.0.0.1' },
         tokens: { type: 'string' },
+        'title-ids': { type: 'string' },
+        expiry: { type: 'string' },
         'no-rate-limits': { type: 'boolean', default: false },
         'stale-sequence': { type: 'string', default: 'reject' },
         'fault-rate': { type: 'string', default: '0' },
@@ -72,6 +100,7 @@ async function main(argv: string[]): Promise<number> {
         ui: { type: 'boolean', default: false },
         s2s: { type: 'boolean', default: false },
         sandbox: { type: 'string' },
+        's2s-port': { type: 'string' },
         's2s-dir': { type: 'string' },
         'max-body-bytes': { type: 'string' },
         'log-size': { type: 'string' },
@@ -106,17 +135,42 @@ async function main(argv: string[]): Promise<number> {
   if (!Number.isInteger(port) || port < 0 || port > 65535) return fail(`--port must be 0..65535, got ${values.port}`);
   if (!(faultRate >= 0 && faultRate <= 1)) return fail(`--fault-rate must be 0..1, got ${values['fault-rate']}`);
   if (stale !== 'reject' && stale !== 'ignore') return fail(`--stale-sequence must be reject or ignore, got ${stale}`);
-  // Flags that only mean something with --s2s are refused without it, not silently ignored.
-  if (!values.s2s && (values.sandbox !== undefined || values['s2s-dir'] !== undefined)) return fail(`${values.sandbox !== undefined ? '--sandbox' : '--s2s-dir'} needs --s2s`);
+  // node would listen on every interface, where any well-formed token is accepted.
+  if (values.host.trim() === '') return fail("--host is empty, which would listen on every interface: pass --host 0.0.0.0 (or ::) to mean that, or leave it out for 127.0.0.1");
+  const s2sOnly = S2S_FLAGS.find((flag) => values[flag] !== undefined);
+  if (!values.s2s && s2sOnly) return fail(`--${s2sOnly} needs --s2s`);
+  const s2sPort = values['s2s-port'] === undefined ? undefined : Number(values['s2s-port']);
+  if (s2sPort !== undefined && !(Number.isInteger(s2sPort) && s2sPort >= 0 && s2sPort <= 65535)) return fail(`--s2s-port must be 0..65535, got ${values['s2s-port']}`);
+  const expiryMs = values.expiry === undefined ? undefined : Number(values.expiry);
+  if (expiryMs !== undefined && !(Number.isSafeInteger(expiryMs) && expiryMs >= 1)) return fail(`--expiry must be a whole number of milliseconds, at least 1, got ${values.expiry}`);
+  const tokens = listFlag(values.tokens);
+  if (tokens && !Array.isArray(tokens)) return fail(`--tokens has an empty entry: ${JSON.stringify(values.tokens)}`);
+  const titleList = listFlag(values['title-ids']);
+  if (titleList && !Array.isArray(titleList)) return fail(`--title-ids has an empty entry: ${JSON.stringify(values['title-ids'])}`);
+  const badTitle = titleList?.find((id) => !/^[0-9]+$/.test(id) || Number(id) < 1 || Number(id) > MAX_TITLE_ID);
+  if (badTitle !== undefined) return fail(`--title-ids must be decimal title ids from 1 to ${MAX_TITLE_ID}, separated by commas; got ${JSON.stringify(badTitle)}`);
+  const titleIds = titleList?.map(Number);
   if (values.seed !== undefined && !(faultRate > 0)) return fail('--seed needs --fault-rate above 0');
   const sandbox = values.sandbox ?? 'RETAIL';
   // The rule xboxServiceAuth (and so the emulator) applies, checked here before any directory is made.
   if (!sandboxIdSchema('').safeParse(sandbox).success) return fail(`--sandbox must look like RETAIL or XDKS.1, got ${sandbox}`);
+  // An empty list is allowed, and means what it means in the API; said aloud, since a CI
+  // script's unset variable is the likely cause.
+  if (tokens?.length === 0) warn("--tokens '' accepts no token: every call gets 401 (leave --tokens out to accept any well-formed token)");
+  if (titleIds?.length === 0) warn("--title-ids '' allows no title: every call gets 400 AuthorizationError (leave --title-ids out to allow any)");
+  // Listened for from here on, before anything is made: a stop during start-up (a closed
+  // terminal, a supervisor's SIGTERM) still ends in the clean exit, key files removed.
+  const stopped = new Promise<void>((resolve) => {
+    for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.once(signal, () => resolve());
+  });
   // The credentials' directory is made (or found unusable) before anything listens; one this
-  // command creates in the temporary directory is removed at exit, key and all.
+  // command creates in the temporary directory is removed at exit, key and all. In a
+  // directory given with --s2s-dir only the three files written are removed.
   let s2sDir: string | undefined;
   let ownDir = false;
-  const removeOwnDir = () => {
+  let files: CredentialFiles | undefined;
+  const removeCredentials = () => {
+    files?.remove();
     if (ownDir) rmSync(s2sDir!, { recursive: true, force: true });
   };
   if (values.s2s) {
@@ -126,7 +180,7 @@ async function main(argv: string[]): Promise<number> {
         ownDir = true;
       } else {
         s2sDir = values['s2s-dir'];
-        makeDirectory(s2sDir);
+        makeDirectory(s2sDir, 0o700);
       }
     } catch (error) {
       return fail(`--s2s-dir: cannot create ${values['s2s-dir'] ?? 'a temporary directory'} (${(error as NodeJS.ErrnoException).code ?? 'error'})`);
@@ -141,7 +195,9 @@ async function main(argv: string[]): Promise<number> {
     emulator = await startEmulator({
       port,
       host: values.host,
-      tokens: values.tokens ? values.tokens.split(',') : undefined,
+      tokens,
+      titleIds,
+      expiryMs,
       rateLimits: values['no-rate-limits'] ? false : undefined,
       staleSequence: stale,
       latencyMs: optional(values.latency),
@@ -152,31 +208,24 @@ async function main(argv: string[]): Promise<number> {
       headersTimeoutMs: optional(values['headers-timeout']),
       requestTimeoutMs: optional(values['request-timeout']),
       keepAliveTimeoutMs: optional(values['keep-alive-timeout']),
-      s2s: values.s2s ? { sandboxId: sandbox } : undefined,
+      s2s: values.s2s ? { sandboxId: sandbox, ...(s2sPort !== undefined && { tokenPort: s2sPort }) } : undefined,
     });
   } catch (error) {
-    removeOwnDir();
+    removeCredentials();
     if (error instanceof MpaValidationError) return fail(error.message);
     throw error;
   }
   if (emulator.s2s && s2sDir !== undefined) {
-    // The test certificate goes to files, never to the console.
+    // The test certificate goes to files, never to the console; each file is created new.
     try {
-      writeFileSync(path.join(s2sDir, 'cert.pem'), emulator.s2s.cert);
-      writeFileSync(path.join(s2sDir, 'key.pem'), emulator.s2s.key, { mode: 0o600 });
-      writeFileSync(path.join(s2sDir, 'ca.pem'), emulator.s2s.ca);
+      files = writeCredentialFiles(s2sDir, emulator.s2s);
     } catch (error) {
       await emulator.close();
-      removeOwnDir();
-      return fail(`--s2s-dir: cannot write the credentials to ${s2sDir} (${(error as NodeJS.ErrnoException).code ?? 'error'})`);
+      removeCredentials();
+      if (error instanceof MpaUsageError) return fail(`--s2s-dir: ${error.message}`);
+      throw error;
     }
   }
-  // Listened for before the first line is printed: a supervisor that stops the emulator as
-  // soon as it reads that line must still get the clean exit (the directory removed).
-  const stopped = new Promise<void>((resolve) => {
-    process.once('SIGINT', resolve);
-    process.once('SIGTERM', resolve);
-  });
   process.stdout.write(`mpa-sync emulator listening on ${emulator.url}\n`);
   process.stdout.write(emulator.pageUrl ? `live page: ${emulator.pageUrl}\n` : 'live page: off (not on loopback; pass --ui to serve it)\n');
   if (emulator.s2s) {
@@ -186,8 +235,12 @@ async function main(argv: string[]): Promise<number> {
   }
   await stopped;
   await emulator.close();
-  removeOwnDir();
+  removeCredentials();
   return 0;
+}
+
+function warn(message: string): void {
+  process.stderr.write(`mpa-sync: ${message}\n`);
 }
 
 function fail(message: string): number {

@@ -57,7 +57,7 @@ export type {
 } from './emulator/core.js';
 export type { RateUsage } from './emulator/core.js';
 export type { WindowUsage } from './sliding-window.js';
-export type { Presence, InspectedActivity, InspectedRequest, PlayerBudget, WindowGauge } from './emulator/inspection.js';
+export type { Presence, InspectedActivity, InspectedRequest, InspectedS2s, PlayerBudget, WindowGauge } from './emulator/inspection.js';
 export { ActivitySync } from './engine/activity-sync.js';
 export { throttleScope } from './engine/retry-policy.js';
 export type { ActivitySyncOptions, CloseResult, FlushResult } from './engine/activity-sync.js';

@@ -7,10 +7,13 @@
 import { mkdirSync, statSync } from 'node:fs';
 import { dirname } from 'node:path';
 
-/** Makes `dir` and its missing parents; an existing directory is fine. Throws like `mkdirSync`. */
-export function makeDirectory(dir: string): void {
+/**
+ * Makes `dir` and its missing parents; an existing directory is fine (and keeps its mode).
+ * `mode` applies to `dir` itself when it is made (parents get the default). Throws like `mkdirSync`.
+ */
+export function makeDirectory(dir: string, mode?: number): void {
   try {
-    mkdirSync(dir);
+    mkdirSync(dir, { mode });
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
     if (code === 'EEXIST') {
@@ -21,6 +24,6 @@ export function makeDirectory(dir: string): void {
     // The root, or a parent that is there already: nothing more to make, the error stands.
     if (code !== 'ENOENT' || parent === dir) throw error;
     makeDirectory(parent);
-    mkdirSync(dir); // the parent exists now: an ENOENT here is final
+    mkdirSync(dir, { mode }); // the parent exists now: an ENOENT here is final
   }
 }

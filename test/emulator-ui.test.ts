@@ -153,3 +153,34 @@ it('shows a match filling, going full and a player throttled, as friends and the
     await emulator.close();
   }
 });
+
+it('renders any group id, those named like Object.prototype members included (constructor, __proto__, toString, hasOwnProperty)', { timeout: 60_000 }, async () => {
+  const browser = await launchChromium();
+  const emulator = await startEmulator({ port: 0, host: '127.0.0.1' });
+  const client = new MpaClient({ titleId: TITLE, baseUrl: emulator.url, authorization: () => TOKEN });
+  const page = await browser.newPage({ viewport: { width: 1360, height: 1000 } });
+  const pageErrors: string[] = [];
+  page.on('pageerror', (e) => pageErrors.push(e.message));
+  page.on('console', (m) => {
+    if (m.type() === 'error') pageErrors.push(m.text());
+  });
+  const ids = ['constructor', '__proto__', 'toString', 'hasOwnProperty'];
+  try {
+    await page.goto(emulator.pageUrl!);
+    await textOf(page.locator('#conn'), /^live$/);
+    for (const [i, groupId] of ids.entries()) {
+      await client.setActivity(xuid(30 + i), { connectionString: `host:${i}`, joinRestriction: 'Public', sequenceNumber: 1, currentPlayers: 1, maxPlayers: 4, groupId });
+    }
+    await until('every card is drawn', async () => (await page.locator('#friends article.friend').count()) === ids.length);
+    for (const [i, groupId] of ids.entries()) {
+      await textOf(card(page, 30 + i).locator('.presence'), /^In a match · 1\/4 · Joinable by anyone$/);
+      expect(await page.locator('.group-title', { hasText: `${groupId} · 1 player` }).count()).toBe(1);
+    }
+    await until('every request is a row', async () => (await page.locator('#requests tbody tr[data-id]').count()) === ids.length);
+    expect(await page.locator('#conn').textContent()).toBe('live');
+    expect(pageErrors).toEqual([]);
+  } finally {
+    await browser.close();
+    await emulator.close();
+  }
+});

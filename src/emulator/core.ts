@@ -14,6 +14,7 @@ import { RequestLog, type LogExtra } from './request-log.js';
 import { MpaValidationError, type ValidationIssue } from '../errors.js';
 import { fastActivity, fastDelete, scanActivity, type FastActivity } from './wire-fast-path.js';
 import { canonicalUserKey, userKeyOf, type UserKey } from './user-key.js';
+import { UNAUTHORIZED_HEADERS } from './www-authenticate.js';
 
 /** A fault the emulator can inject instead of serving a request. */
 export type FaultKind = '500' | '503' | '503-retry-after' | '429' | 'reset' | 'hang' | 'not-json';
@@ -604,8 +605,8 @@ export class EmulatorCore {
     const last = this.#lastAuthorization;
     if (last !== undefined && header === last.header) return last.caller;
     // test(), not exec(): no match array per request; the hash ends at the first ';'.
-    if (!header || !AUTH_FORM.test(header)) throw new Refusal(401, { errorCode: 'Unauthorized', debugMessage: 'Authorization must be XBL3.0 x=<userhash>;<token>' });
-    if (this.#tokens && !this.#tokens.has(header)) throw new Refusal(401, { errorCode: 'Unauthorized', debugMessage: 'the token is not valid (expired or unknown)' });
+    if (!header || !AUTH_FORM.test(header)) throw new Refusal(401, { errorCode: 'Unauthorized', debugMessage: 'Authorization must be XBL3.0 x=<userhash>;<token>' }, UNAUTHORIZED_HEADERS.missing);
+    if (this.#tokens && !this.#tokens.has(header)) throw new Refusal(401, { errorCode: 'Unauthorized', debugMessage: 'the token is not valid (expired or unknown)' }, UNAUTHORIZED_HEADERS.invalid);
     const caller = header.slice(AUTH_HASH_START, header.indexOf(';'));
     this.#lastAuthorization = { header, caller };
     return caller;

@@ -27,4 +27,4 @@ export type {
   RateUsage,
 } from './core.js';
 export type { WindowUsage } from '../sliding-window.js';
-export type { Presence, InspectedActivity, InspectedRequest, PlayerBudget, WindowGauge } from './inspection.js';
+export type { Presence, InspectedActivity, InspectedRequest, InspectedS2s, PlayerBudget, WindowGauge } from './inspection.js';

@@ -6,6 +6,7 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { EmulatorCore } from './core.js';
+import type { S2sCredentials } from './s2s.js';
 import { EmulatorInspection } from './inspection.js';
 import { PAGE_CSS, PAGE_HTML, PAGE_SCRIPT } from './ui-page.js';
 
@@ -50,10 +51,11 @@ const MAX_BODY_BYTES = 4096;
  * A request listener for the page and inspection routes. Returns `true` when it took the
  * request (it always answers it), `false` to leave it to the emulated service, which answers
  * 404 for what it does not know: that is what a caller sees when the routes are not exposed.
+ * `s2s`: the token endpoints to report on `GET /_emulator/s2s`, when S2S is on.
  */
-export function inspectionListener(core: EmulatorCore, exposure: InspectionExposure): (req: IncomingMessage, res: ServerResponse) => boolean {
+export function inspectionListener(core: EmulatorCore, exposure: InspectionExposure, s2s?: S2sCredentials): (req: IncomingMessage, res: ServerResponse) => boolean {
   const served = inspectionServed(exposure);
-  const inspection = new EmulatorInspection(core);
+  const inspection = new EmulatorInspection(core, s2s);
   return (req, res) => {
     if (!served) return false;
     const url = req.url ?? '/';
@@ -108,7 +110,7 @@ async function answerJson(inspection: EmulatorInspection, req: IncomingMessage, 
 
 function inspectionRoute(path: string): boolean {
   const p = path.replace(/\/+$/, '');
-  return p === '/_emulator' || p === '/_emulator/activities' || p.startsWith('/_emulator/activities/') || p === '/_emulator/requests' || p === '/_emulator/budgets' || p === '/_emulator/faults';
+  return p === '/_emulator' || p === '/_emulator/activities' || p.startsWith('/_emulator/activities/') || p === '/_emulator/requests' || p === '/_emulator/budgets' || p === '/_emulator/faults' || p === '/_emulator/s2s';
 }
 
 function hostName(hostHeader: string): string {

@@ -8,6 +8,7 @@
 import { z } from 'zod';
 import type { RateCategory } from '../rate-limits.js';
 import { FAULT_COUNT_MAX, FAULT_KINDS, RETRY_AFTER_MAX_SECONDS, type EmulatorCore, type EmulatorCounters, type FaultKind, type LoggedRequest, type StoredActivity } from './core.js';
+import type { S2sCredentials } from './s2s.js';
 
 /** How a friend sees a player's activity in the Xbox shell, e.g. "In a match · 5/8 · Joinable by followers". */
 export interface Presence {
@@ -62,6 +63,18 @@ export interface PlayerBudget {
   throttledUntil?: number | undefined;
 }
 
+/**
+ * Where the S2S token endpoints are, as `GET /_emulator/s2s` shows them (never the key or the
+ * certificates: those go to files or stay in the process).
+ */
+export interface InspectedS2s {
+  serviceAuthUrl: string;
+  xstsUrl: string;
+  sandboxId: string;
+  /** Tokens issued so far (in the route's answer; the index leaves it out). */
+  issued?: { serviceTokens: number; xstsTokens: number };
+}
+
 /** A routed answer: status, JSON body. */
 export interface InspectionAnswer {
   status: number;
@@ -99,11 +112,14 @@ export function presenceOf(activity: Pick<StoredActivity, 'joinRestriction' | 'c
  */
 export class EmulatorInspection {
   readonly #core: EmulatorCore;
+  readonly #s2s: S2sCredentials | undefined;
   readonly #ids = new WeakMap<LoggedRequest, number>();
   #lastId = 0;
 
-  constructor(core: EmulatorCore) {
+  /** `s2s`: the emulator's S2S credentials when S2S is on (only their URLs and sandbox are shown). */
+  constructor(core: EmulatorCore, s2s?: S2sCredentials) {
     this.#core = core;
+    this.#s2s = s2s;
   }
 
   /** The answer to `method path` (path may carry a query), or `undefined` when it is not an inspection route. */
@@ -132,6 +148,11 @@ export class EmulatorInspection {
       return ok(this.requests(since, limit));
     }
     if (path === '/_emulator/budgets') return get ? ok(this.budgets()) : notAllowed(method, path);
+    if (path === '/_emulator/s2s') {
+      if (!get) return notAllowed(method, path);
+      const s2s = this.s2s();
+      return s2s ? ok({ ...s2s, issued: { ...this.#s2s!.issued } }) : refused(404, 'NotFound', 'S2S authentication is off (start the emulator with --s2s or s2s: true)');
+    }
     if (path === '/_emulator/faults') {
       if (get) return ok({ pending: this.#core.pendingFaults() });
       if (method !== 'POST') return notAllowed(method, path);
@@ -140,10 +161,11 @@ export class EmulatorInspection {
     return undefined;
   }
 
-  /** Every route, for `GET /_emulator`. */
+  /** Every route, for `GET /_emulator`, and where the S2S token endpoints are (`null` without S2S). */
   index() {
     return {
       page: '/',
+      s2s: this.s2s() ?? null,
       routes: [
         'GET /_emulator/activities',
         'GET /_emulator/activities/{xuid}?titleId=',
@@ -151,8 +173,15 @@ export class EmulatorInspection {
         'GET /_emulator/budgets',
         'GET /_emulator/faults',
         'POST /_emulator/faults {"kind","count","retryAfterSeconds"}',
+        'GET /_emulator/s2s',
       ],
     };
+  }
+
+  /** The S2S token endpoints' URLs and sandbox, or `undefined` when S2S is off. */
+  s2s(): InspectedS2s | undefined {
+    const s2s = this.#s2s;
+    return s2s && { serviceAuthUrl: s2s.serviceAuthUrl, xstsUrl: s2s.xstsUrl, sandboxId: s2s.sandboxId };
   }
 
   /** Live activities with what a friend sees, by group then user. */

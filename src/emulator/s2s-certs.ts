@@ -1,6 +1,6 @@
 /**
  * A throw-away certificate authority for the S2S emulator, made in memory at start: a CA, the
- * token endpoint's server certificate (127.0.0.1, ::1, localhost) and a client certificate that
+ * token endpoint's server certificate (127.0.0.1, ::1, localhost, and the names it is reached by) and a client certificate that
  * stands in for a Business Partner Certificate. It exists for the life of one emulator; no
  * private key is ever written to the repository.
  *
@@ -9,7 +9,7 @@
  * that runs inside studios' servers must not install.
  */
 import { generateKeyPairSync, randomBytes, sign, type KeyObject } from 'node:crypto';
-import { isIPv6 } from 'node:net';
+import { isIP, isIPv4, isIPv6 } from 'node:net';
 
 /** A certificate and its private key, both PEM. */
 export interface PemPair {
@@ -21,8 +21,11 @@ export interface PemPair {
 export interface TestAuthority {
   /** The CA certificate, PEM: trust it to trust what it issued. */
   readonly ca: string;
-  /** Issues a TLS server certificate for 127.0.0.1, ::1 and localhost. */
-  serverCertificate(): PemPair;
+  /**
+   * Issues a TLS server certificate for 127.0.0.1, ::1 and localhost, and for `names` too
+   * (addresses or host names the endpoints are reached by).
+   */
+  serverCertificate(names?: readonly string[]): PemPair;
   /** Issues a client certificate (a stand-in Business Partner Certificate). */
   clientCertificate(options?: { commonName?: string; notBefore?: Date; notAfter?: Date }): PemPair;
 }
@@ -91,11 +94,32 @@ function certificate(input: {
   return `-----BEGIN CERTIFICATE-----\n${der.toString('base64').match(/.{1,64}/g)!.join('\n')}\n-----END CERTIFICATE-----\n`;
 }
 
+/** The 4 or 16 bytes of an IPv4 or IPv6 address (`::` shorthand and a trailing IPv4 part included). */
 function ipBytes(ip: string): Buffer {
-  if (!isIPv6(ip)) return Buffer.from(ip.split('.').map(Number));
-  // Only the loopback forms are needed here.
-  if (ip === '::1') return Buffer.concat([Buffer.alloc(15), Buffer.from([1])]);
-  throw new Error(`unsupported address ${ip}`);
+  if (isIPv4(ip)) return Buffer.from(ip.split('.').map(Number));
+  if (!isIPv6(ip)) throw new Error(`not an IP address: ${ip}`);
+  // A trailing IPv4 part (`::ffff:10.0.0.1`) is two groups: written as two zero groups here,
+  // its bytes copied over them at the end.
+  const dotted = /:(\d+\.\d+\.\d+\.\d+)$/.exec(ip);
+  const text = dotted ? `${ip.slice(0, dotted.index + 1)}0:0` : ip;
+  const groups = (part: string) => (part === '' ? [] : part.split(':').map((g) => parseInt(g, 16)));
+  const [head, rest] = text.split('::') as [string, string | undefined];
+  const before = groups(head);
+  const after = rest === undefined ? [] : groups(rest);
+  const words = [...before, ...new Array<number>(8 - before.length - after.length).fill(0), ...after];
+  const bytes = Buffer.alloc(16);
+  words.forEach((word, i) => bytes.writeUInt16BE(word, i * 2));
+  if (dotted) ipBytes(dotted[1]!).copy(bytes, 12);
+  return bytes;
+}
+
+/**
+ * The subjectAltName entries of the server certificate: loopback always, plus `names` (IP
+ * addresses as IP entries, anything else as DNS names), without repeats.
+ */
+function subjectAltNames(names: readonly string[]): Buffer {
+  const entries = new Set(['127.0.0.1', '::1', 'localhost', ...names.map((n) => n.replace(/^\[|\]$/g, '').replace(/%.*$/, '')).filter((n) => n !== '')]);
+  return seq(...[...entries].map((n) => (isIP(n) ? tlv(0x87, ipBytes(n)) : tlv(0x82, Buffer.from(n.toLowerCase(), 'ascii')))));
 }
 
 function keyPair(): { publicKey: KeyObject; privateKey: KeyObject } {
@@ -146,14 +170,10 @@ export function createTestAuthority(days = 2, now = Date.now()): TestAuthority {
 
   return {
     ca,
-    serverCertificate: () =>
+    serverCertificate: (names = []) =>
       issue('127.0.0.1', [
         extension('2.5.29.37', false, seq(oid('1.3.6.1.5.5.7.3.1'))), // extKeyUsage: serverAuth
-        extension(
-          '2.5.29.17', // subjectAltName
-          false,
-          seq(tlv(0x87, ipBytes('127.0.0.1')), tlv(0x87, ipBytes('::1')), tlv(0x82, Buffer.from('localhost'))),
-        ),
+        extension('2.5.29.17', false, subjectAltNames(names)), // subjectAltName
       ]),
     clientCertificate: (options = {}) =>
       issue(options.commonName ?? 'mpa-sync emulator business partner', [extension('2.5.29.37', false, seq(oid('1.3.6.1.5.5.7.3.2')))], options),

@@ -1,21 +1,24 @@
 /**
  * The emulator's server-to-server authentication: the two token services (S-token over mutual
- * TLS, XSTS) on one loopback HTTPS port, and the check of `XBL3.0 x=...;<token>` plus
+ * TLS, XSTS) on one HTTPS port on the emulator's host, and the check of `XBL3.0 x=...;<token>` plus
  * `Signature` on every Multiplayer Activity call. Tokens are opaque random strings that this
  * service remembers with their proof key, sandbox, user hash and expiry.
  */
 import { createHash, createPublicKey, randomBytes, type KeyObject } from 'node:crypto';
 import { createServer, type Server } from 'node:https';
+import { hostname, networkInterfaces } from 'node:os';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import type { TLSSocket } from 'node:tls';
 import { inspect } from 'node:util';
 import { z } from 'zod';
 import { sandboxIdSchema } from '../auth/service-auth.js';
+import { MpaUsageError } from '../errors.js';
 import { msSchema, parseInput, unlessUnknownKey } from '../schemas.js';
 import type { AuthorizationCheck, CoreRequest } from './core.js';
 import { createTestAuthority } from './s2s-certs.js';
 import { signatureProblem } from './s2s-verify.js';
+import { UNAUTHORIZED_HEADERS } from './www-authenticate.js';
 
 /**
  * Options of the emulator's S2S mode (`startEmulator({ s2s: { ... } })`). Checked before
@@ -31,6 +34,12 @@ export interface S2sOptions {
    * letters, digits, `.`, `_` and `-` only: the sandbox ids `xboxServiceAuth` accepts.
    */
   sandboxId?: string;
+  /**
+   * The port of the token endpoints (both on one HTTPS port, on the emulator's `host`): an
+   * integer from 0 to 65535. Default 0, a free port the system picks; fix it when a CI script
+   * must know the URLs before the emulator starts.
+   */
+  tokenPort?: number;
 }
 
 // Lifetimes are held to the timer range like every other millisecond option. Nothing here puts
@@ -44,6 +53,7 @@ const s2sOptionsSchema = z.strictObject(
     // Exactly what xboxServiceAuth accepts: a sandbox a client cannot ask for would make every
     // XSTS request fail with a sandbox error that blames the certificate.
     sandboxId: sandboxIdSchema('sandboxId must be a string such as RETAIL or XDKS.1').optional(),
+    tokenPort: z.number({ error: 'tokenPort must be a port number' }).int({ error: 'tokenPort must be an integer' }).min(0, { error: 'tokenPort must be 0..65535' }).max(65_535, { error: 'tokenPort must be 0..65535' }).optional(),
   },
   { error: unlessUnknownKey('s2s must be true, false or an object of S2S options') },
 );
@@ -59,9 +69,9 @@ export interface S2sCredentials {
   readonly key: string;
   /** The emulator's CA certificate, PEM: pass it as `ca` so the token endpoints' certificate is trusted. */
   readonly ca: string;
-  /** `https://127.0.0.1:<port>/service/authenticate`. */
+  /** `https://<host>:<port>/service/authenticate`, on the emulator's host (`https://127.0.0.1:<port>/...` by default). */
   readonly serviceAuthUrl: string;
-  /** `https://127.0.0.1:<port>/xsts/authorize`. */
+  /** `https://<host>:<port>/xsts/authorize`. */
   readonly xstsUrl: string;
   /** The sandbox the certificate is allowed in. */
   readonly sandboxId: string;
@@ -111,8 +121,21 @@ class Answer {
 }
 
 /**
- * Starts the token services on a loopback HTTPS port (IPv6 when `host` is `::1`) with a fresh test CA.
- * Refuses bad `options` (as `emulator options`, paths under `s2s`) before creating anything.
+ * The names the token endpoints' certificate must carry beyond loopback: the host they listen
+ * on, and when that is every interface (`0.0.0.0`, `::`), this machine's name and addresses,
+ * since a client elsewhere (another container) reaches them by one of those.
+ */
+function certificateNames(host: string): string[] {
+  if (host !== '0.0.0.0' && host !== '::') return [host];
+  const addresses = Object.values(networkInterfaces()).flatMap((list) => (list ?? []).map((i) => i.address));
+  return [host, hostname(), ...addresses];
+}
+
+/**
+ * Starts the token services on an HTTPS port on `host` (`tokenPort`, default any free one)
+ * with a fresh test CA whose server certificate names that host. Refuses bad `options` (as
+ * `emulator options`, paths under `s2s`) before creating anything; a port it cannot listen on
+ * is an {@link MpaUsageError} naming the address and the system's code.
  */
 export async function startS2sService(options: S2sOptions, now: () => number, host = '127.0.0.1'): Promise<S2sService> {
   const checked = parseInput(s2sOptionsSchema, options, 'emulator options', ['s2s']);
@@ -120,7 +143,7 @@ export async function startS2sService(options: S2sOptions, now: () => number, ho
   const xstsLifetimeMs = checked.xstsLifetimeMs ?? 8 * 3_600_000;
   const sandboxId = checked.sandboxId ?? 'RETAIL';
   const authority = createTestAuthority();
-  const server = authority.serverCertificate();
+  const server = authority.serverCertificate(certificateNames(host));
   const client = authority.clientCertificate();
   const sTokens = new Map<string, Issued>();
   const xTokens = new Map<string, Issued>();
@@ -192,9 +215,9 @@ export async function startS2sService(options: S2sOptions, now: () => number, ho
     const sToken = sTokens.get(input.Properties.ServiceToken);
     // An unknown S-token (say, from before the emulator restarted) gets the expired answer:
     // the remedy, a new S-token, is the same.
-    if (!sToken || sToken.notAfter <= time) throw new Answer(401, { Identity: '0', XErr: XERR_EXPIRED, Message: 'the service token expired', Redirect: '' });
+    if (!sToken || sToken.notAfter <= time) throw new Answer(401, { Identity: '0', XErr: XERR_EXPIRED, Message: 'the service token expired', Redirect: '' }, UNAUTHORIZED_HEADERS.expired);
     checkSignature(request, sToken.proofKey);
-    if (input.Properties.SandboxId !== sandboxId) throw new Answer(401, { Identity: '0', XErr: XERR_SANDBOX, Message: 'the certificate is not allowed in this sandbox', Redirect: '' });
+    if (input.Properties.SandboxId !== sandboxId) throw new Answer(401, { Identity: '0', XErr: XERR_SANDBOX, Message: 'the certificate is not allowed in this sandbox', Redirect: '' }, UNAUTHORIZED_HEADERS.invalid);
     const delegation = input.Properties.DelegationToken;
     // The emulator trusts any delegation token and derives a stable user hash from it.
     const userHash = delegation ? BigInt('0x' + createHash('sha256').update(delegation).digest('hex').slice(0, 15)).toString() : '-';
@@ -215,10 +238,15 @@ export async function startS2sService(options: S2sOptions, now: () => number, ho
     if (problem) throw new Answer(403, { errorCode: 'InvalidSignature', debugMessage: problem });
   }
 
+  const tokenPort = checked.tokenPort ?? 0;
   await new Promise<void>((resolve, reject) => {
     https.once('error', reject);
-    // The test certificate names only loopback addresses, so the token endpoints stay there.
-    https.listen(0, host === '::1' ? '::1' : '127.0.0.1', () => resolve());
+    // On the emulator's host, which the server certificate names: where a client reaches the
+    // emulator, it reaches the token endpoints too.
+    https.listen(tokenPort, host, () => resolve());
+  }).catch((error: unknown) => {
+    const code = (error as NodeJS.ErrnoException).code ?? (error instanceof Error ? error.name : 'error');
+    throw new MpaUsageError(`startEmulator: the S2S token endpoints cannot listen on ${host}:${tokenPort} (${code})`);
   });
   const address = https.address() as { address: string; port: number; family: string };
   const origin = `https://${address.family === 'IPv6' ? `[${address.address}]` : address.address}:${address.port}`;
@@ -238,12 +266,21 @@ export async function startS2sService(options: S2sOptions, now: () => number, ho
     authorize(request) {
       const value = request.headers.authorization;
       const match = value ? /^XBL3\.0 x=([^;\s]+);(\S+)$/.exec(value) : null;
+<<<<<<< HEAD
       const time = now();
       if (!value || !match) return refuse(time, 401, 'Unauthorized', 'Authorization must be XBL3.0 x=<userhash>;<token>');
       const token = xTokens.get(match[2]!);
       if (!token) return refuse(time, 401, 'Unauthorized', 'the token is not valid (unknown)');
       if (token.notAfter <= time) return refuse(time, 401, 'Unauthorized', 'the token expired', { 'www-authenticate': 'XBL3.0 realm="xboxlive.com", error="token_expired"' });
       if (token.userHash !== match[1]) return refuse(time, 401, 'Unauthorized', `the token was issued for x=${token.userHash}, not x=${match[1]}`);
+=======
+      if (!value || !match) return refuse(401, 'Unauthorized', 'Authorization must be XBL3.0 x=<userhash>;<token>', UNAUTHORIZED_HEADERS.missing);
+      const token = xTokens.get(match[2]!);
+      const time = now();
+      if (!token) return refuse(401, 'Unauthorized', 'the token is not valid (unknown)', UNAUTHORIZED_HEADERS.invalid);
+      if (token.notAfter <= time) return refuse(401, 'Unauthorized', 'the token expired', UNAUTHORIZED_HEADERS.expired);
+      if (token.userHash !== match[1]) return refuse(401, 'Unauthorized', `the token was issued for x=${token.userHash}, not x=${match[1]}`, UNAUTHORIZED_HEADERS.invalid);
+>>>>>>> wt-cli
       const problem = signatureProblem(request.headers.signature, { method: request.method, pathAndQuery: request.path, authorization: value, body: Buffer.from(request.body, 'utf8') }, token.proofKey, time);
       if (problem) return refuse(time, 403, 'InvalidSignature', problem);
       return { caller: token.userHash === '-' ? 'service' : token.userHash! };
@@ -256,12 +293,17 @@ export async function startS2sService(options: S2sOptions, now: () => number, ho
   };
 }
 
+<<<<<<< HEAD
 /**
  * A refused call, with a `Date` from the emulator's clock (not the host's): a client corrects
  * its signing clock from a refusal's `Date`, so it must be the clock that judged it.
  */
 function refuse(time: number, status: number, errorCode: string, debugMessage: string, headers?: Record<string, string>): AuthorizationCheck {
   return { status, errorCode, debugMessage, headers: { ...headers, date: new Date(time).toUTCString() } };
+=======
+function refuse(status: number, errorCode: string, debugMessage: string, headers?: Readonly<Record<string, string>>): AuthorizationCheck {
+  return headers ? { status, errorCode, debugMessage, headers } : { status, errorCode, debugMessage };
+>>>>>>> wt-cli
 }
 
 function header(req: IncomingMessage, name: string): string | undefined {

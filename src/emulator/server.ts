@@ -11,6 +11,7 @@ import { startS2sService, type S2sCredentials, type S2sOptions } from './s2s.js'
 import { raceSignal } from '../race-signal.js';
 import { readBodyThen, TOO_LARGE, type BodyRead } from './body-reader.js';
 import { integerOption } from './option-checks.js';
+import { listenHost } from './listen-host.js';
 import { knownKeysOnly, MAX_TIMER_MS } from '../schemas.js';
 import { MpaUsageError } from '../errors.js';
 
@@ -18,7 +19,10 @@ import { MpaUsageError } from '../errors.js';
 export interface StartEmulatorOptions extends EmulatorOptions {
   /** Port to listen on. Default 0 (any free port). */
   port?: number;
-  /** Interface to listen on. Default `127.0.0.1`. */
+  /**
+   * Interface to listen on. Default `127.0.0.1`. An empty one is refused (`MpaUsageError`):
+   * every interface must be asked for by name, `0.0.0.0` or `::`.
+   */
   host?: string;
   /**
    * The live page at `/` and the JSON routes under `/_emulator/`: served on a loopback host by
@@ -112,6 +116,8 @@ interface Transport {
 /** Starts the emulator on `host:port` (default 127.0.0.1, any free port). */
 export async function startEmulator(options: StartEmulatorOptions = {}): Promise<Emulator> {
   knownKeysOnly('emulator options', options, START_OPTION_KEYS);
+  // An empty host would listen on every interface: refused before anything starts.
+  listenHost(options.host);
   const port = integerOption('port', options.port, 0, 0, 65_535);
   const maxBodyBytes = integerOption('maxBodyBytes', options.maxBodyBytes, DEFAULT_MAX_BODY_BYTES, 0, 2 ** 30);
   const headersTimeout = integerOption('headersTimeoutMs', options.headersTimeoutMs, 10_000, 1, MAX_TIMER_MS);
@@ -130,7 +136,7 @@ export async function startEmulator(options: StartEmulatorOptions = {}): Promise
   setMaxListeners(0, closing.signal);
   const transport: Transport = { core, maxBodyBytes, closing: closing.signal, startedAt: Date.now(), heads: new WeakMap() };
   const sockets = new Set<Socket>();
-  const inspection = inspectionListener(core, { ui: options.ui, host: options.host ?? '127.0.0.1' });
+  const inspection = inspectionListener(core, { ui: options.ui, host: options.host ?? '127.0.0.1' }, s2s?.credentials);
   const server: Server = createServer(
     { headersTimeout, requestTimeout, keepAliveTimeout, connectionsCheckingInterval: Math.min(TIMEOUT_CHECK_MS, headersTimeout) },
     (req, res) => {

@@ -159,10 +159,31 @@ tr.fault td { background:#221a33; }
 @media (max-width:900px) { main { grid-template-columns:1fr; } }
 `;
 
+/**
+ * The page's model: pure functions from the JSON routes' answers to what is drawn, with no
+ * DOM, so that a test runs them without a browser. Part of {@link PAGE_SCRIPT}, which calls them.
+ */
+export const PAGE_MODEL_SCRIPT = String.raw`
+  // Live activities grouped by match, in the order given, at most max of them. A Map, not an
+  // object: a group id is user data, and an object looks up 'constructor', '__proto__' or
+  // 'toString' on Object.prototype instead of finding no group yet.
+  function groupByMatch(list, max) {
+    var groups = new Map();
+    list.slice(0, max).forEach(function (a) {
+      var id = a.groupId || '(no group)';
+      var members = groups.get(id);
+      if (!members) groups.set(id, (members = []));
+      members.push(a);
+    });
+    return Array.from(groups, function (entry) { return { groupId: entry[0], members: entry[1] }; });
+  }
+`;
+
 /** The page's script (plain ES2020, no modules, no dependencies). */
 export const PAGE_SCRIPT = String.raw`
 (function () {
   'use strict';
+${PAGE_MODEL_SCRIPT}
   var POLL_MS = 700;
   var TIMELINE_MS = 60000;
   // A load test can send thousands of requests a second: the page keeps and draws a bounded
@@ -297,17 +318,10 @@ export const PAGE_SCRIPT = String.raw`
   function renderFriends(list) {
     var root = $('friends');
     if (!list.length) return replace(root, [el('p', { class: 'empty', text: 'No activity on the service yet.' })]);
-    var groups = [];
-    var byGroup = {};
-    list.slice(0, MAX_CARDS).forEach(function (a) {
-      var g = a.groupId || '(no group)';
-      if (!byGroup[g]) { byGroup[g] = []; groups.push(g); }
-      byGroup[g].push(a);
-    });
-    replace(root, groups.map(function (g) {
-      return el('div', { class: 'group', 'data-group': g }, [
-        el('h3', { class: 'group-title', text: g + ' \u00b7 ' + plural(byGroup[g].length, 'player') }),
-        el('div', { class: 'friends' }, byGroup[g].map(friendCard)),
+    replace(root, groupByMatch(list, MAX_CARDS).map(function (g) {
+      return el('div', { class: 'group', 'data-group': g.groupId }, [
+        el('h3', { class: 'group-title', text: g.groupId + ' \u00b7 ' + plural(g.members.length, 'player') }),
+        el('div', { class: 'friends' }, g.members.map(friendCard)),
       ]);
     }).concat(list.length > MAX_CARDS ? [el('p', { class: 'empty', text: (list.length - MAX_CARDS) + ' more: see /_emulator/activities' })] : []));
   }
