@@ -266,21 +266,12 @@ export async function startS2sService(options: S2sOptions, now: () => number, ho
     authorize(request) {
       const value = request.headers.authorization;
       const match = value ? /^XBL3\.0 x=([^;\s]+);(\S+)$/.exec(value) : null;
-<<<<<<< HEAD
       const time = now();
-      if (!value || !match) return refuse(time, 401, 'Unauthorized', 'Authorization must be XBL3.0 x=<userhash>;<token>');
+      if (!value || !match) return refuse(time, 401, 'Unauthorized', 'Authorization must be XBL3.0 x=<userhash>;<token>', UNAUTHORIZED_HEADERS.missing);
       const token = xTokens.get(match[2]!);
-      if (!token) return refuse(time, 401, 'Unauthorized', 'the token is not valid (unknown)');
-      if (token.notAfter <= time) return refuse(time, 401, 'Unauthorized', 'the token expired', { 'www-authenticate': 'XBL3.0 realm="xboxlive.com", error="token_expired"' });
-      if (token.userHash !== match[1]) return refuse(time, 401, 'Unauthorized', `the token was issued for x=${token.userHash}, not x=${match[1]}`);
-=======
-      if (!value || !match) return refuse(401, 'Unauthorized', 'Authorization must be XBL3.0 x=<userhash>;<token>', UNAUTHORIZED_HEADERS.missing);
-      const token = xTokens.get(match[2]!);
-      const time = now();
-      if (!token) return refuse(401, 'Unauthorized', 'the token is not valid (unknown)', UNAUTHORIZED_HEADERS.invalid);
-      if (token.notAfter <= time) return refuse(401, 'Unauthorized', 'the token expired', UNAUTHORIZED_HEADERS.expired);
-      if (token.userHash !== match[1]) return refuse(401, 'Unauthorized', `the token was issued for x=${token.userHash}, not x=${match[1]}`, UNAUTHORIZED_HEADERS.invalid);
->>>>>>> wt-cli
+      if (!token) return refuse(time, 401, 'Unauthorized', 'the token is not valid (unknown)', UNAUTHORIZED_HEADERS.invalid);
+      if (token.notAfter <= time) return refuse(time, 401, 'Unauthorized', 'the token expired', UNAUTHORIZED_HEADERS.expired);
+      if (token.userHash !== match[1]) return refuse(time, 401, 'Unauthorized', `the token was issued for x=${token.userHash}, not x=${match[1]}`, UNAUTHORIZED_HEADERS.invalid);
       const problem = signatureProblem(request.headers.signature, { method: request.method, pathAndQuery: request.path, authorization: value, body: Buffer.from(request.body, 'utf8') }, token.proofKey, time);
       if (problem) return refuse(time, 403, 'InvalidSignature', problem);
       return { caller: token.userHash === '-' ? 'service' : token.userHash! };
@@ -293,17 +284,12 @@ export async function startS2sService(options: S2sOptions, now: () => number, ho
   };
 }
 
-<<<<<<< HEAD
 /**
  * A refused call, with a `Date` from the emulator's clock (not the host's): a client corrects
  * its signing clock from a refusal's `Date`, so it must be the clock that judged it.
  */
-function refuse(time: number, status: number, errorCode: string, debugMessage: string, headers?: Record<string, string>): AuthorizationCheck {
+function refuse(time: number, status: number, errorCode: string, debugMessage: string, headers?: Readonly<Record<string, string>>): AuthorizationCheck {
   return { status, errorCode, debugMessage, headers: { ...headers, date: new Date(time).toUTCString() } };
-=======
-function refuse(status: number, errorCode: string, debugMessage: string, headers?: Readonly<Record<string, string>>): AuthorizationCheck {
-  return headers ? { status, errorCode, debugMessage, headers } : { status, errorCode, debugMessage };
->>>>>>> wt-cli
 }
 
 function header(req: IncomingMessage, name: string): string | undefined {
