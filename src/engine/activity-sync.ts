@@ -7,129 +7,33 @@
  */
 import { setMaxListeners } from 'node:events';
 import { debuglog } from 'node:util';
-import { EventEmitter } from 'eventemitter3';
-import { z } from 'zod';
+import type { z } from 'zod';
 import type { MpaClient } from '../client.js';
-import { MpaError, MpaTransportError, MpaUsageError, MpaClosedError, MpaThrottledError, MpaValidationError } from '../errors.js';
+import { MpaTransportError, MpaUsageError, MpaClosedError, MpaThrottledError, type MpaError } from '../errors.js';
 import type { RandomSource } from '../random.js';
-import { resolveRateLimits, type RateCategory, type RateLimitConfig, type RateLimitOverride } from '../rate-limits.js';
-import { functionSchema, LIMITS, msSchema, parseInput, unlessUnknownKey, type RecentPlayerGroupInput } from '../schemas.js';
-import { SequenceStamper, xboxSequenceNumber, type SequenceSource } from '../sequence.js';
-import { sleep } from '../sleep.js';
+import { resolveRateLimits, type RateCategory, type RateLimitConfig } from '../rate-limits.js';
+import { parseInput } from '../schemas.js';
+import { SequenceStamper, xboxSequenceNumber } from '../sequence.js';
 import { ChartStepper } from './chart-step.js';
-import { resolveClock, type ClockInput, type EngineClock } from './clock.js';
+import { every, resolveClock, type EngineClock } from './clock.js';
 import type { ActivityContent, SendReason } from './desired.js';
-import type { InviteResult, PlayerStateName, RecentPlayersResult, SyncEvents, SyncStats } from './events.js';
+import type { PlayerStateName, SyncStats } from './events.js';
 import { DueQueue } from './due-queue.js';
 import { MatchGroup, type GroupOptions, type GroupSink } from './group.js';
 import { OutageTracker } from './outage.js';
 import { createPlayerMachine, type ChartDeps, type PlayerEmitted, type PlayerMachine } from './player-chart.js';
-import { PlayerSession, type SessionReport } from './player-session.js';
+import { PlayerSession, type SessionDeps, type SessionReport } from './player-session.js';
+import { reportRecentPlayers, sendInvites, type PostDeps, type PostReport } from './post-calls.js';
 import { retryPolicy, type FailedCall, type RetryDecision, type RetrySettings } from './retry-policy.js';
+import { SafeEmitter } from './safe-emitter.js';
 import { Scheduler } from './scheduler.js';
+import { Waiters } from './waiters.js';
+import { msOption, optionsSchema, type ActivitySyncOptions, type CloseResult, type FlushResult } from './sync-options.js';
+
+export type { ActivitySyncOptions, CloseResult, FlushResult } from './sync-options.js';
 
 /** `NODE_DEBUG=mpa-sync` prints what the engine does, one line per request, retry, outage and state change. */
 const debug = debuglog('mpa-sync');
-
-/** Options of {@link ActivitySync}; every one but `client` has a default. */
-export interface ActivitySyncOptions {
-  /** The client that talks to the service (or the emulator). Required. */
-  client: MpaClient;
-  /** Per-user write budgets to plan for. Default: the documented 10 per 15 s and 100 per 300 s. `false`: none. */
-  budgets?: Pick<RateLimitOverride, 'burstWindowMs' | 'sustainWindowMs' | 'write'> | false;
-  /** Safety margin added to each budget window, in ms. Default 1000. */
-  budgetMarginMs?: number;
-  /** Requests in flight at once across all players. Default 16. */
-  concurrency?: number;
-  /**
-   * A change of player count that leaves joinability alone is sent this long after the
-   * published count first became wrong, carrying the newest count. Default 15 000; 0 sends
-   * every count change as budgets allow. Changes that alter whether a friend can join are
-   * never paced.
-   */
-  countRefreshIntervalMs?: number;
-  /** Optional global cap: at most `cap` requests per `intervalMs`. Default none. */
-  rateCap?: { cap: number; intervalMs: number };
-  /** Exponential backoff (full jitter) for failures without Retry-After. Default base 1000 ms, cap 60 000 ms. */
-  backoff?: { baseMs?: number; capMs?: number };
-  /** Jitter added to a Retry-After, in ms. Default 250. */
-  retryAfterJitterMs?: number;
-  /** Attempts for an invite or recent-players call before it is reported refused. Default 5. */
-  maxAttempts?: number;
-  /** Rewrite an activity that has not been written for this long. Default 1 h (the service drops it after 24 h). */
-  keepAliveMs?: number;
-  /** Sequence numbers from the wall clock. Default {@link xboxSequenceNumber}, the official SDK's scale. */
-  sequence?: SequenceSource;
-  /** Wall clock (Unix ms), used only for sequence numbers and report timestamps. Default `Date.now` (or the `clock`'s). */
-  now?: () => number;
-  /**
-   * Timers and monotonic time for every wait of the engine: pacing, budgets, Retry-After,
-   * backoff, keep-alive, recent-players intervals. `{ now, setTimeout, clearTimeout }` or a
-   * @sinonjs/fake-timers clock. Default: the global timers and `performance.now()`.
-   */
-  clock?: ClockInput;
-  /** Random source for jitter. Default `Math.random`. */
-  random?: RandomSource;
-  /**
-   * Failed requests in a row (network, 5xx) after which one `error` event reports an outage;
-   * a `recovered` event follows the next success. An authorization failure reports at once.
-   * Default 5.
-   */
-  errorAfterFailures?: number;
-}
-
-/** What {@link ActivitySync.close} resolves with. */
-export interface CloseResult {
-  /** Players whose activity may still be on the service: their DELETE did not succeed in time, or was refused for good. */
-  undeleted: { xuid: string; groupId: string }[];
-}
-
-/** What {@link ActivitySync.flush} resolves with. */
-export interface FlushResult {
-  /** Players whose desired state was not on the service when the flush resolved (only with `timeoutMs`). */
-  unsettled: { xuid: string; groupId: string; state: PlayerStateName }[];
-}
-
-const CLIENT_METHODS = ['setActivity', 'deleteActivity', 'getActivity', 'sendServerInvite', 'reportRecentPlayerGroups'] as const;
-
-const optionsSchema = z.strictObject(
-  {
-    client: z.custom<MpaClient>((v) => typeof v === 'object' && v !== null && CLIENT_METHODS.every((m) => typeof (v as Record<string, unknown>)[m] === 'function'), {
-      error: 'client must be an MpaClient',
-    }),
-    // `false` is taken out before parsing (see the constructor), so errors name the field.
-    budgets: z
-      .strictObject({
-        burstWindowMs: msSchema('burstWindowMs', 1).optional(),
-        sustainWindowMs: msSchema('sustainWindowMs', 1).optional(),
-        write: z.strictObject({ burst: z.number().int().positive().optional(), sustain: z.number().int().positive().optional() }).optional(),
-      })
-      .optional(),
-    budgetMarginMs: msSchema('budgetMarginMs').default(1000),
-    concurrency: z.number().int().positive().default(16),
-    countRefreshIntervalMs: msSchema('countRefreshIntervalMs').default(15_000),
-    rateCap: z.strictObject({ cap: z.number().int().positive(), intervalMs: msSchema('intervalMs', 1) }).optional(),
-    backoff: z
-      .strictObject({ baseMs: msSchema('baseMs', 1).default(1000), capMs: msSchema('capMs', 1).default(60_000) })
-      .default({ baseMs: 1000, capMs: 60_000 }),
-    retryAfterJitterMs: msSchema('retryAfterJitterMs').default(250),
-    maxAttempts: z.number().int().positive().default(5),
-    errorAfterFailures: z.number().int().positive().default(5),
-    keepAliveMs: msSchema('keepAliveMs', 1).max(23 * 3600_000, { error: 'keepAliveMs must stay under the service’s 24 h expiry (at most 23 h)' }).default(3600_000),
-    sequence: functionSchema('sequence', 'a function from Unix ms to a bigint sequence number').optional(),
-    now: functionSchema('now', 'a function returning Unix ms').optional(),
-    random: functionSchema('random', 'a function returning a number in [0, 1)').optional(),
-    clock: z
-      .custom<ClockInput>(
-        (v) => typeof v === 'object' && v !== null && typeof (v as { setTimeout?: unknown }).setTimeout === 'function' && typeof (v as { clearTimeout?: unknown }).clearTimeout === 'function' && ['function', 'number'].includes(typeof (v as { now?: unknown }).now),
-        { error: 'clock must have now, setTimeout and clearTimeout (or be a @sinonjs/fake-timers clock)' },
-      )
-      .optional(),
-  },
-  { error: unlessUnknownKey('ActivitySync options must be an object') },
-);
-
-const msOption = z.strictObject({ timeoutMs: msSchema('timeoutMs').optional() }, { error: unlessUnknownKey('options must be an object') });
 
 /** A player: their session, and the groups that hold them, in the order they joined. */
 interface Player {
@@ -162,7 +66,7 @@ const CLOSED_REASON = new MpaTransportError('aborted', 'stopped by close()');
  * await sync.flush();               // everything is on the service
  * const { undeleted } = await sync.close(); // DELETE for everyone
  */
-export class ActivitySync extends EventEmitter<SyncEvents> {
+export class ActivitySync extends SafeEmitter {
   readonly #client: MpaClient;
   readonly #clock: EngineClock;
   readonly #random: RandomSource;
@@ -174,14 +78,13 @@ export class ActivitySync extends EventEmitter<SyncEvents> {
   readonly #outage: OutageTracker;
   readonly #players = new Map<string, Player>();
   readonly #groups = new Map<string, MatchGroup>();
-  readonly #waiters = new Set<() => void>();
+  readonly #waiters: Waiters;
   /** Players who are gone but whose activity may still be on the service (a DELETE refused for good). */
   readonly #leftovers = new Map<string, string>();
   readonly #stats = { requests: {} as Record<string, Record<string, number>>, coalesced: 0, throttled: 0, retries: 0, superseded: 0, failed: 0 };
   /** Players updating or leaving: flush waits for this to reach 0 (a count, not a scan). */
   #unsettled = 0;
   #flushing = 0;
-  readonly #warned = new Set<string>();
   /** Keep-alives of resting players, in the order they last wrote (`keepAliveMs` is the same for all). */
   readonly #keepAlive: DueQueue<{ xuid: string; gen: number }>;
   /** Sweeps of the budget logs, once the windows of retired players have passed. */
@@ -189,7 +92,8 @@ export class ActivitySync extends EventEmitter<SyncEvents> {
   #lastSweepAt = Number.NEGATIVE_INFINITY;
   #gen = 0;
   readonly #sink: GroupSink;
-  readonly #sessionDeps: ConstructorParameters<typeof PlayerSession>[3];
+  readonly #sessionDeps: SessionDeps;
+  readonly #postDeps: PostDeps;
   /** Aborted by close(): stops requests, invites and reports still under way. */
   readonly #shutdown = new AbortController();
   #closed = false;
@@ -197,8 +101,6 @@ export class ActivitySync extends EventEmitter<SyncEvents> {
   #closing: Promise<CloseResult> | undefined;
   /** Who was unsettled when close() ended: what a flush that close ended resolves with. */
   #unsettledAtClose: FlushResult['unsettled'] | undefined;
-  /** Listeners as registered, by event, mapped to the wrappers that catch what they throw. */
-  readonly #wrappers = new Map<string | symbol, WeakMap<(...args: never[]) => void, (...args: unknown[]) => void>>();
 
   constructor(options: ActivitySyncOptions, internals: SyncInternals = {}) {
     super();
@@ -210,6 +112,7 @@ export class ActivitySync extends EventEmitter<SyncEvents> {
     this.#stamper = new SequenceStamper(options.sequence ?? xboxSequenceNumber, this.#clock.wall);
     const budgets: RateLimitConfig | false = budgetsOff ? false : resolveRateLimits(this.#options.budgets);
     this.#policy = { backoff: this.#options.backoff, retryAfterJitterMs: this.#options.retryAfterJitterMs, maxAttempts: this.#options.maxAttempts, budgets };
+    this.#waiters = new Waiters(this.#clock, () => this.#closed && this.#players.size === 0);
     this.#outage = new OutageTracker(this.#options.errorAfterFailures, this.#clock.monotonic);
     this.#scheduler = new Scheduler({
       limits: budgets,
@@ -243,74 +146,28 @@ export class ActivitySync extends EventEmitter<SyncEvents> {
       flushing: () => this.#flushing > 0,
       internalFailure: (error) => this.#internalFailure(error),
     };
+    this.#postDeps = {
+      client: this.#client,
+      scheduler: this.#scheduler,
+      clock: this.#clock,
+      signal: this.#shutdown.signal,
+      decide: (failed) => this.#decide(failed),
+      report: (report) => this.#onPost(report),
+    };
     const clock = this.#clock;
     this.#sink = {
       desire: (xuid, groupId, activity, reason) => this.#desire(xuid, groupId, activity, reason),
       release: (group) => void (this.#groups.get(group.groupId) === group && this.#groups.delete(group.groupId)),
-      settled: (xuids) => this.#until(() => xuids.every((x) => this.#players.get(x)?.session.hasTag('settled') ?? true)),
+      settled: (xuids) => this.#waiters.until(() => xuids.every((x) => this.#players.get(x)?.session.hasTag('settled') ?? true)),
       assertOpen: () => this.#assertOpen(),
-      invite: (groupId, settings, sender, xuids) => this.#invite(groupId, settings, sender, xuids),
-      reportRecentPlayers: (groupId, groups) => this.#reportRecentPlayers(groupId, groups),
+      invite: (groupId, settings, sender, xuids) => sendInvites(this.#postDeps, groupId, settings, sender, xuids),
+      reportRecentPlayers: (groupId, groups) => reportRecentPlayers(this.#postDeps, groupId, groups),
       wallNow: () => clock.wall(),
-      every: (everyMs, callback) => {
-        let handle: unknown;
-        const tick = () => {
-          handle = clock.setTimeout(tick, everyMs);
-          callback();
-        };
-        handle = clock.setTimeout(tick, everyMs);
-        return () => clock.clearTimeout(handle);
-      },
+      every: (everyMs, callback) => every(clock, everyMs, callback),
       onError: (error, groupId) => {
         this.emit('error', { groupId, error });
       },
     };
-  }
-
-  // ---- listeners: each runs in its own try/catch ---------------------------------------
-
-  /**
-   * Registers a listener wrapped in a try/catch: a listener that throws never crashes the
-   * process and never changes what is sent. It is reported once: as a `listenerError` event if
-   * anyone listens to it, else as one process warning per event name.
-   */
-  override on<T extends EventEmitter.EventNames<SyncEvents>>(event: T, fn: EventEmitter.EventListener<SyncEvents, T>, context?: unknown): this {
-    return super.on(event, this.#wrap(event, fn as never) as never, context);
-  }
-
-  override addListener<T extends EventEmitter.EventNames<SyncEvents>>(event: T, fn: EventEmitter.EventListener<SyncEvents, T>, context?: unknown): this {
-    return this.on(event, fn, context);
-  }
-
-  override once<T extends EventEmitter.EventNames<SyncEvents>>(event: T, fn: EventEmitter.EventListener<SyncEvents, T>, context?: unknown): this {
-    return super.once(event, this.#wrap(event, fn as never) as never, context);
-  }
-
-  override off<T extends EventEmitter.EventNames<SyncEvents>>(event: T, fn?: EventEmitter.EventListener<SyncEvents, T>, context?: unknown, once?: boolean): this {
-    const wrapped = fn && this.#wrappers.get(event)?.get(fn as never);
-    return super.off(event, (wrapped ?? fn) as never, context, once);
-  }
-
-  override removeListener<T extends EventEmitter.EventNames<SyncEvents>>(event: T, fn?: EventEmitter.EventListener<SyncEvents, T>, context?: unknown, once?: boolean): this {
-    return this.off(event, fn, context, once);
-  }
-
-  #wrap(event: keyof SyncEvents, fn: (...args: never[]) => void): (...args: unknown[]) => void {
-    let byFn = this.#wrappers.get(event);
-    if (!byFn) this.#wrappers.set(event, (byFn = new WeakMap()));
-    let wrapped = byFn.get(fn);
-    if (!wrapped) {
-      const failed = (error: unknown) => this.#listenerFailed(event, error);
-      wrapped = function (this: unknown, ...args: unknown[]) {
-        try {
-          (fn as (...a: unknown[]) => void).apply(this, args);
-        } catch (error) {
-          failed(error);
-        }
-      };
-      byFn.set(fn, wrapped);
-    }
-    return wrapped;
   }
 
   // ---- public API -------------------------------------------------------------------------
@@ -356,8 +213,8 @@ export class ActivitySync extends EventEmitter<SyncEvents> {
     const { timeoutMs } = parseInput(msOption, options, 'flush options');
     this.#flushing++;
     for (const player of [...this.#players.values()]) if (player.session.hasTag('paced')) player.session.send({ type: 'FLUSH' });
-    const done = this.#until(() => this.#unsettled === 0);
-    return this.#bounded(done, timeoutMs).then((finished) => {
+    const done = this.#waiters.until(() => this.#unsettled === 0);
+    return this.#waiters.bounded(done, timeoutMs).then((finished) => {
       this.#flushing--;
       return { unsettled: this.#unsettledAtClose ?? (finished ? [] : this.#unsettledPlayers()) };
     });
@@ -387,7 +244,7 @@ export class ActivitySync extends EventEmitter<SyncEvents> {
     this.#closed = true;
     this.#flushing++;
     for (const player of [...this.#players.values()]) if (player.session.hasTag('paced')) player.session.send({ type: 'FLUSH' });
-    await this.#bounded(Promise.all([this.#until(() => this.#players.size === 0), ...closing]), timeoutMs);
+    await this.#waiters.bounded(Promise.all([this.#waiters.until(() => this.#players.size === 0), ...closing]), timeoutMs);
     this.#flushing--;
     const undeleted: CloseResult['undeleted'] = [...this.#leftovers].map(([xuid, groupId]) => ({ xuid, groupId }));
     for (const player of this.#players.values()) {
@@ -406,7 +263,7 @@ export class ActivitySync extends EventEmitter<SyncEvents> {
     this.#stamper.clear();
     this.#unsettled = 0;
     if (!this.#shutdown.signal.aborted) this.#shutdown.abort(CLOSED_REASON);
-    this.#wake();
+    this.#waiters.wake();
     return { undeleted };
   }
 
@@ -537,7 +394,7 @@ export class ActivitySync extends EventEmitter<SyncEvents> {
       if (this.#keepAlive.size > 2 * this.#players.size + 1024) this.#keepAlive.compact((e) => this.#players.get(e.xuid)?.restGen === e.gen);
       this.#keepAlive.push({ xuid: player.session.xuid, gen: player.restGen }, this.#clock.monotonic() + this.#options.keepAliveMs);
     }
-    if (settledNow) this.#wake();
+    if (settledNow) this.#waiters.wake();
   }
 
   #retire(player: Player): void {
@@ -610,140 +467,19 @@ export class ActivitySync extends EventEmitter<SyncEvents> {
     }
   }
 
+  #onPost(report: PostReport): void {
+    if (report.kind === 'failed') {
+      this.#applyDecision({ xuid: report.xuid, groupId: report.groupId, method: 'POST' }, report.category, report.error, report.decision, report.attempt);
+      return;
+    }
+    this.#record('POST', report.status);
+    const { xuid, groupId, status, latencyMs, attempt, reason, error } = report;
+    this.emit('request', { xuid, groupId, method: 'POST', status, latencyMs, attempt, reason, sequenceNumber: '', ...(error && { error: error.code }) });
+  }
+
   #record(method: string, status: number): void {
     const byStatus = (this.#stats.requests[method] ??= {});
     byStatus[status] = (byStatus[status] ?? 0) + 1;
-  }
-
-  // ---- invites and recent players -------------------------------------------------------
-
-  /**
-   * One call outside the charts (an invite, a recent-players report): within the budget of
-   * `key`, retried as the retry policy says (at most `maxAttempts`).
-   */
-  async #callWithRetries(base: { xuid: string; groupId: string }, category: RateCategory, reason: 'invite' | 'recentPlayers', call: (signal: AbortSignal) => Promise<void>): Promise<MpaError | undefined> {
-    const signal = this.#shutdown.signal;
-    for (let attempt = 0; ; attempt++) {
-      let startedAt = this.#clock.monotonic();
-      let failure: unknown;
-      let sent = false;
-      try {
-        for (;;) {
-          const lease = this.#scheduler.acquire(base.xuid, 1, category);
-          if (typeof lease !== 'number') {
-            await this.#scheduler.run(lease, async () => {
-              startedAt = this.#clock.monotonic();
-              sent = true;
-              try {
-                signal.throwIfAborted();
-                await call(signal);
-              } catch (error) {
-                failure = error;
-              }
-              return true;
-            });
-            break;
-          }
-          await sleep(lease, signal, this.#clock);
-        }
-      } catch (error) {
-        failure = error;
-      }
-      const error = failure === undefined ? undefined : failure instanceof MpaError ? failure : new MpaTransportError('aborted', 'stopped by close()', { cause: failure });
-      if (sent && !(error instanceof MpaValidationError)) {
-        this.#record('POST', error ? (error.status ?? 0) : 204);
-        this.emit('request', { ...base, method: 'POST', status: error ? (error.status ?? 0) : 204, latencyMs: Math.round(this.#clock.monotonic() - startedAt), attempt, reason, sequenceNumber: '', ...(error && { error: error.code }) });
-      }
-      if (!error) return undefined;
-      if (signal.aborted) return error;
-      const decision = this.#decide({ error, attempt, call: 'post' });
-      this.#applyDecision({ ...base, method: 'POST' }, category, error, decision, attempt);
-      if (decision.kind !== 'retry') return error;
-      try {
-        await sleep(decision.delayMs, signal, this.#clock);
-      } catch {
-        return error;
-      }
-    }
-  }
-
-  async #invite(groupId: string, settings: { connectionString: string; platform?: string | undefined }, sender: string, xuids: readonly string[]): Promise<InviteResult> {
-    const result: InviteResult = { sent: [], refused: [] };
-    const { connectionString, platform } = settings;
-    for (let i = 0; i < xuids.length; i += LIMITS.invitedUsersMax) {
-      const chunk = xuids.slice(i, i + LIMITS.invitedUsersMax);
-      const error = await this.#callWithRetries({ xuid: sender, groupId }, 'invite', 'invite', (signal) =>
-        this.#client.sendServerInvite({ sender, invitedUsers: chunk, connectionString, ...(platform !== undefined && { platform: platform as never }) }, { signal }),
-      );
-      if (error) result.refused.push(...chunk.map((xuid) => ({ xuid, error })));
-      else result.sent.push(...chunk);
-    }
-    return result;
-  }
-
-  async #reportRecentPlayers(groupId: string, groups: RecentPlayerGroupInput[]): Promise<RecentPlayersResult> {
-    const result: RecentPlayersResult = { reported: 0, refused: [] };
-    for (let i = 0; i < groups.length; i += LIMITS.recentPlayerGroupsMax) {
-      const chunk = groups.slice(i, i + LIMITS.recentPlayerGroupsMax);
-      // The budget is the caller's (this server's), not any one player's.
-      const error = await this.#callWithRetries({ xuid: 'server', groupId }, 'recentPlayers', 'recentPlayers', (signal) => this.#client.reportRecentPlayerGroups(chunk, { signal }));
-      if (error) result.refused.push(...chunk.map((g) => ({ players: g.recentPlayers.map((p) => String(p.id)), error })));
-      else result.reported += chunk.length;
-    }
-    return result;
-  }
-
-  // ---- waiting ----------------------------------------------------------------------------
-
-  #until(done: () => boolean): Promise<void> {
-    if (done() || this.#closedAndEmpty()) return Promise.resolve();
-    return new Promise((resolve) => {
-      const check = () => {
-        if (!done() && !this.#closedAndEmpty()) return;
-        this.#waiters.delete(check);
-        resolve();
-      };
-      this.#waiters.add(check);
-    });
-  }
-
-  #closedAndEmpty(): boolean {
-    return this.#closed && this.#players.size === 0;
-  }
-
-  #wake(): void {
-    if (this.#waiters.size === 0) return;
-    for (const check of [...this.#waiters]) check();
-  }
-
-  /**
-   * Resolves `true` when `promise` settles, `false` at `timeoutMs`. The process stays alive
-   * meanwhile: the caller is awaiting this, even though each timer it waits on (a Retry-After,
-   * a backoff, the timeout itself) is one that must not keep an idle game server alive.
-   */
-  #bounded(promise: Promise<unknown>, timeoutMs: number | undefined): Promise<boolean> {
-    const release = this.#clock.hold?.();
-    const waited = this.#boundedWait(promise, timeoutMs);
-    if (!release) return waited;
-    return waited.then(
-      (done) => (release(), done),
-      (error: unknown) => {
-        release();
-        throw error;
-      },
-    );
-  }
-
-  #boundedWait(promise: Promise<unknown>, timeoutMs: number | undefined): Promise<boolean> {
-    if (timeoutMs === undefined) return promise.then(() => true);
-    return new Promise((resolve) => {
-      const timer = this.#clock.setTimeout(() => resolve(false), timeoutMs);
-      const settled = () => {
-        this.#clock.clearTimeout(timer);
-        resolve(true);
-      };
-      promise.then(settled, settled);
-    });
   }
 
   #unsettledPlayers(): FlushResult['unsettled'] {
@@ -758,22 +494,8 @@ export class ActivitySync extends EventEmitter<SyncEvents> {
    * (never its message, which could quote a request), once.
    */
   #internalFailure(error: unknown): void {
-    if (this.#warned.has('internal')) return;
-    this.#warned.add('internal');
     const name = error instanceof Error ? error.name : typeof error;
-    process.emitWarning(`mpa-sync: a request job failed unexpectedly (${name}); the engine went on`, { code: 'MPA_SYNC_INTERNAL_ERROR' });
-  }
-
-  #listenerFailed(event: keyof SyncEvents, error: unknown): void {
-    if (event !== 'listenerError' && this.listenerCount('listenerError') > 0) {
-      this.emit('listenerError', { event, error });
-      return;
-    }
-    if (this.#warned.has(event)) return;
-    this.#warned.add(event);
-    // Only the error's name: its message is the studio's and may carry anything.
-    const name = error instanceof Error ? error.name : typeof error;
-    process.emitWarning(`a '${event}' listener threw (${name}); mpa-sync went on. Listen to 'listenerError' for details.`, { code: 'MPA_SYNC_LISTENER_ERROR' });
+    this.warnOnce('internal', `mpa-sync: a request job failed unexpectedly (${name}); the engine went on`, 'MPA_SYNC_INTERNAL_ERROR');
   }
 }
 

@@ -81,3 +81,14 @@ export function resolveClock(input: ClockInput | undefined, wall: (() => number)
     wall: wall ?? (() => fake.now),
   };
 }
+
+/** Runs `callback` every `ms` on `clock`; returns a function that stops it. */
+export function every(clock: EngineClock, ms: number, callback: () => void): () => void {
+  let handle: unknown;
+  const tick = () => {
+    handle = clock.setTimeout(tick, ms);
+    callback();
+  };
+  handle = clock.setTimeout(tick, ms);
+  return () => clock.clearTimeout(handle);
+}
