@@ -25,7 +25,7 @@ const pkg = JSON.parse(readFileSync(path.join(root, 'package.json'), 'utf8')) as
 const tsc = path.join(root, 'node_modules', 'typescript', 'bin', 'tsc');
 const npm = process.platform === 'win32' ? 'npm.cmd' : 'npm';
 // Peer dependencies the subpaths need, at the versions this repository tests with.
-const peers = ['@opentelemetry/api', '@colyseus/core', '@sinonjs/fake-timers'].map((name) => `${name}@${pkg.devDependencies[name]}`);
+const peers = ['@opentelemetry/api', '@colyseus/core', '@sinonjs/fake-timers', '@google-cloud/agones-sdk'].map((name) => `${name}@${pkg.devDependencies[name]}`);
 
 let work: string;
 let tarball: string;
@@ -58,11 +58,21 @@ const body = `
   await emulator.close();
   let validation;
   try { new mpa.MpaClient({ titleId: -1, authorization: () => '' }); } catch (e) { validation = e instanceof mpa.MpaError && e.code; }
+  // The local Agones SDK server finds the peer's service definitions from the installed package.
+  const local = await testing.startLocalAgonesSdk({ gameServer: { name: 'packed' } });
+  process.env.AGONES_SDK_GRPC_PORT = String(local.port);
+  const AgonesSDK = require('@google-cloud/agones-sdk');
+  const sdk = new AgonesSDK();
+  const gameServer = (await sdk.getGameServer()).objectMeta.name;
+  sdk.close(); sdk.alpha.client.close(); sdk.beta.client.close();
+  await local.close();
   console.log(JSON.stringify({
     version,
     players: activity && activity.currentPlayers,
     testKit: typeof testing.createTestKit,
     colyseus: typeof colyseus.publishRoomActivity,
+    agones: typeof agones.publishGameServerActivity,
+    gameServer,
     validation,
   }));
 `;
@@ -82,7 +92,7 @@ afterAll(async () => {
 
 describe('the packed tarball', () => {
   it('ships dist with CommonJS type twins, the sources its source maps point to, the examples and the LICENSE; no tests', () => {
-    for (const file of ['LICENSE', 'README.md', 'package.json', 'dist/index.js', 'dist/index.d.ts', 'dist/index.d.cts', 'dist/testing/index.d.cts', 'dist/colyseus/index.d.cts', 'dist/otel/index.d.cts', 'dist/cli.js', 'src/index.ts', 'examples/colyseus-server.ts']) {
+    for (const file of ['LICENSE', 'README.md', 'package.json', 'dist/index.js', 'dist/index.d.ts', 'dist/index.d.cts', 'dist/testing/index.d.cts', 'dist/colyseus/index.d.cts', 'dist/otel/index.d.cts', 'dist/agones/index.d.cts', 'dist/cli.js', 'src/index.ts', 'examples/colyseus-server.ts']) {
       expect(packed, file).toContain(file);
     }
     expect(packed.filter((f) => f.startsWith('test/'))).toEqual([]);
@@ -129,19 +139,19 @@ describe('installed into fresh projects', () => {
   it("require()s mpa-sync and every subpath from a CommonJS project, and runs", { timeout: 60_000 }, async () => {
     writeFileSync(
       path.join(cjs, 'index.js'),
-      `const mpa = require('mpa-sync');\nconst testing = require('mpa-sync/testing');\nconst colyseus = require('mpa-sync/colyseus');\nconst otel = require('mpa-sync/otel');\n(async () => {${body}})().catch((e) => { console.error(e); process.exit(1); });\n`,
+      `const mpa = require('mpa-sync');\nconst testing = require('mpa-sync/testing');\nconst colyseus = require('mpa-sync/colyseus');\nconst otel = require('mpa-sync/otel');\nconst agones = require('mpa-sync/agones');\n(async () => {${body}})().catch((e) => { console.error(e); process.exit(1); });\n`,
     );
     const { stdout } = await run(process.execPath, ['index.js'], { cwd: cjs });
-    expect(JSON.parse(stdout)).toEqual({ version: pkg.version, players: 1, testKit: 'function', colyseus: 'function', validation: 'VALIDATION' });
+    expect(JSON.parse(stdout)).toEqual({ version: pkg.version, players: 1, testKit: 'function', colyseus: 'function', agones: 'function', gameServer: 'packed', validation: 'VALIDATION' });
   });
 
   it('imports mpa-sync and every subpath from an ESM project, with the same classes as require()', { timeout: 60_000 }, async () => {
     writeFileSync(
       path.join(esm, 'index.js'),
-      `import { createRequire } from 'node:module';\nimport * as mpa from 'mpa-sync';\nimport * as testing from 'mpa-sync/testing';\nimport * as colyseus from 'mpa-sync/colyseus';\nimport * as otel from 'mpa-sync/otel';\nconst require = createRequire(import.meta.url);\nif (require('mpa-sync').MpaError !== mpa.MpaError) throw new Error('two copies of mpa-sync');\n${body}`,
+      `import { createRequire } from 'node:module';\nimport * as mpa from 'mpa-sync';\nimport * as testing from 'mpa-sync/testing';\nimport * as colyseus from 'mpa-sync/colyseus';\nimport * as otel from 'mpa-sync/otel';\nimport * as agones from 'mpa-sync/agones';\nconst require = createRequire(import.meta.url);\nif (require('mpa-sync').MpaError !== mpa.MpaError) throw new Error('two copies of mpa-sync');\n${body}`,
     );
     const { stdout } = await run(process.execPath, ['index.js'], { cwd: esm });
-    expect(JSON.parse(stdout)).toEqual({ version: pkg.version, players: 1, testKit: 'function', colyseus: 'function', validation: 'VALIDATION' });
+    expect(JSON.parse(stdout)).toEqual({ version: pkg.version, players: 1, testKit: 'function', colyseus: 'function', agones: 'function', gameServer: 'packed', validation: 'VALIDATION' });
   });
 
   it('`mpa-sync --version` prints the version', { timeout: 30_000 }, async () => {
@@ -157,6 +167,7 @@ import { ActivitySync, MpaClient, MpaError, type SyncStats } from 'mpa-sync';
 import { createTestKit, type TestKit } from 'mpa-sync/testing';
 import { publishRoomActivity, type RoomActivityOptions } from 'mpa-sync/colyseus';
 import { instrumentSync, SYNC_METRICS } from 'mpa-sync/otel';
+import { publishGameServerActivity, type GameServerActivityOptions } from 'mpa-sync/agones';
 
 const client = new MpaClient({ titleId: 1234567890, authorization: () => 'XBL3.0 x=1;t' });
 const sync = new ActivitySync({ client });
@@ -165,7 +176,8 @@ const kit: Promise<TestKit> = createTestKit();
 const options: Pick<RoomActivityOptions, 'whenLocked'> = { whenLocked: 'InviteOnly' };
 // @ts-expect-error joinRestriction is Public | Followed | InviteOnly
 sync.group({ groupId: 'g', connectionString: 'c', maxPlayers: 4, joinRestriction: 'Nobody' });
-export const used = [stats.requests, kit, options, publishRoomActivity, instrumentSync(sync).stop, SYNC_METRICS.requests, MpaError];
+const agonesOptions: GameServerActivityOptions = { sync, playerTracking: 'list', shutdownTimeoutMs: 20_000 };
+export const used = [stats.requests, kit, options, publishRoomActivity, instrumentSync(sync).stop, SYNC_METRICS.requests, MpaError, publishGameServerActivity, agonesOptions];
 `;
   const modes = [
     { name: 'NodeNext, ESM package', dir: () => esm, file: 'consumer.ts', module: 'nodenext', moduleResolution: 'nodenext' },
