@@ -31,7 +31,7 @@ const npm = process.platform === 'win32' ? 'npm.cmd' : 'npm';
 const pinned = (names: string[]) => names.map((name) => `${name}@${pkg.devDependencies[name]}`);
 // Peer dependencies the subpaths need, and tsx (the README runs its quick start and the examples
 // with it), at the versions this repository tests with.
-const peers = pinned(['@opentelemetry/api', '@colyseus/core', '@sinonjs/fake-timers', 'tsx']);
+const peers = pinned(['@opentelemetry/api', '@colyseus/core', '@sinonjs/fake-timers', '@google-cloud/agones-sdk', 'tsx']);
 // What the Colyseus example needs besides (README: "The demo and the examples").
 const colyseusExample = pinned(['@colyseus/ws-transport', '@colyseus/sdk']);
 const readme = readFileSync(path.join(root, 'README.md'), 'utf8');
@@ -90,11 +90,21 @@ const body = `
   await emulator.close();
   let validation;
   try { new mpa.MpaClient({ titleId: -1, authorization: () => '' }); } catch (e) { validation = e instanceof mpa.MpaError && e.code; }
+  // The local Agones SDK server finds the peer's service definitions from the installed package.
+  const local = await testing.startLocalAgonesSdk({ gameServer: { name: 'packed' } });
+  process.env.AGONES_SDK_GRPC_PORT = String(local.port);
+  const AgonesSDK = require('@google-cloud/agones-sdk');
+  const sdk = new AgonesSDK();
+  const gameServer = (await sdk.getGameServer()).objectMeta.name;
+  sdk.close(); sdk.alpha.client.close(); sdk.beta.client.close();
+  await local.close();
   console.log(JSON.stringify({
     version,
     players: activity && activity.currentPlayers,
     testKit: typeof testing.createTestKit,
     colyseus: typeof colyseus.publishRoomActivity,
+    agones: typeof agones.publishGameServerActivity,
+    gameServer,
     validation,
   }));
 `;
@@ -116,7 +126,7 @@ describe('the packed tarball', () => {
   it('ships what a user needs: dist (JavaScript, types and their CommonJS twins), docs, examples, README, LICENSE; no sources, maps, bench or tests', () => {
     const roots = ['LICENSE', 'README.md', 'package.json'];
     expect(packed.filter((f) => !roots.includes(f) && !/^(dist|docs|examples)\//.test(f))).toEqual([]);
-    for (const file of ['dist/index.js', 'dist/index.d.ts', 'dist/index.d.cts', 'dist/cli.js', 'dist/emulator/index.d.cts', 'dist/testing/index.d.cts', 'dist/colyseus/index.d.cts', 'dist/otel/index.d.cts', 'examples/dedicated-server.ts', 'examples/colyseus-server.ts', 'docs/troubleshooting.md']) {
+    for (const file of ['dist/index.js', 'dist/index.d.ts', 'dist/index.d.cts', 'dist/cli.js', 'dist/emulator/index.d.cts', 'dist/testing/index.d.cts', 'dist/colyseus/index.d.cts', 'dist/otel/index.d.cts', 'dist/agones/index.d.cts', 'examples/dedicated-server.ts', 'examples/colyseus-server.ts', 'examples/agones-server.ts', 'docs/troubleshooting.md', 'docs/agones.md']) {
       expect(packed, file).toContain(file);
     }
     expect(packed.filter((f) => f.endsWith('.map'))).toEqual([]);
@@ -176,19 +186,19 @@ describe('installed into fresh projects', () => {
   it("require()s mpa-sync and every subpath from a CommonJS project, and runs", { timeout: 60_000 }, async () => {
     writeFileSync(
       path.join(cjs, 'index.js'),
-      `const mpa = require('mpa-sync');\nconst testing = require('mpa-sync/testing');\nconst colyseus = require('mpa-sync/colyseus');\nconst otel = require('mpa-sync/otel');\n(async () => {${body}})().catch((e) => { console.error(e); process.exit(1); });\n`,
+      `const mpa = require('mpa-sync');\nconst testing = require('mpa-sync/testing');\nconst colyseus = require('mpa-sync/colyseus');\nconst otel = require('mpa-sync/otel');\nconst agones = require('mpa-sync/agones');\n(async () => {${body}})().catch((e) => { console.error(e); process.exit(1); });\n`,
     );
     const { stdout } = await run(process.execPath, ['index.js'], { cwd: cjs });
-    expect(JSON.parse(stdout)).toEqual({ version: pkg.version, players: 1, testKit: 'function', colyseus: 'function', validation: 'VALIDATION' });
+    expect(JSON.parse(stdout)).toEqual({ version: pkg.version, players: 1, testKit: 'function', colyseus: 'function', agones: 'function', gameServer: 'packed', validation: 'VALIDATION' });
   });
 
   it('imports mpa-sync and every subpath from an ESM project, with the same classes as require()', { timeout: 60_000 }, async () => {
     writeFileSync(
       path.join(esm, 'index.js'),
-      `import { createRequire } from 'node:module';\nimport * as mpa from 'mpa-sync';\nimport * as testing from 'mpa-sync/testing';\nimport * as colyseus from 'mpa-sync/colyseus';\nimport * as otel from 'mpa-sync/otel';\nconst require = createRequire(import.meta.url);\nif (require('mpa-sync').MpaError !== mpa.MpaError) throw new Error('two copies of mpa-sync');\n${body}`,
+      `import { createRequire } from 'node:module';\nimport * as mpa from 'mpa-sync';\nimport * as testing from 'mpa-sync/testing';\nimport * as colyseus from 'mpa-sync/colyseus';\nimport * as otel from 'mpa-sync/otel';\nimport * as agones from 'mpa-sync/agones';\nconst require = createRequire(import.meta.url);\nif (require('mpa-sync').MpaError !== mpa.MpaError) throw new Error('two copies of mpa-sync');\n${body}`,
     );
     const { stdout } = await run(process.execPath, ['index.js'], { cwd: esm });
-    expect(JSON.parse(stdout)).toEqual({ version: pkg.version, players: 1, testKit: 'function', colyseus: 'function', validation: 'VALIDATION' });
+    expect(JSON.parse(stdout)).toEqual({ version: pkg.version, players: 1, testKit: 'function', colyseus: 'function', agones: 'function', gameServer: 'packed', validation: 'VALIDATION' });
   });
 
   const quickStart = quickStartOf(readme);
@@ -247,6 +257,7 @@ import { ActivitySync, MpaClient, MpaError, type SyncStats } from 'mpa-sync';
 import { createTestKit, type TestKit } from 'mpa-sync/testing';
 import { publishRoomActivity, type RoomActivityOptions } from 'mpa-sync/colyseus';
 import { instrumentSync, SYNC_METRICS } from 'mpa-sync/otel';
+import { publishGameServerActivity, type GameServerActivityOptions } from 'mpa-sync/agones';
 
 const client = new MpaClient({ titleId: 1234567890, authorization: () => 'XBL3.0 x=1;t' });
 const sync = new ActivitySync({ client });
@@ -255,7 +266,8 @@ const kit: Promise<TestKit> = createTestKit();
 const options: Pick<RoomActivityOptions, 'whenLocked'> = { whenLocked: 'InviteOnly' };
 // @ts-expect-error joinRestriction is Public | Followed | InviteOnly
 sync.group({ groupId: 'g', connectionString: 'c', maxPlayers: 4, joinRestriction: 'Nobody' });
-export const used = [stats.requests, kit, options, publishRoomActivity, instrumentSync(sync).stop, SYNC_METRICS.requests, MpaError];
+const agonesOptions: GameServerActivityOptions = { sync, playerTracking: 'list', shutdownTimeoutMs: 20_000 };
+export const used = [stats.requests, kit, options, publishRoomActivity, instrumentSync(sync).stop, SYNC_METRICS.requests, MpaError, publishGameServerActivity, agonesOptions];
 `;
   const modes = [
     { name: 'NodeNext, ESM package', dir: () => esm, file: 'consumer.ts', module: 'nodenext', moduleResolution: 'nodenext' },

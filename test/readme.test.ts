@@ -71,13 +71,14 @@ it('every README snippet typechecks against the published types', { timeout: 120
   expect(problems).toEqual([]);
 });
 
-it('README names every runtime export of mpa-sync, mpa-sync/testing, mpa-sync/colyseus and mpa-sync/otel', async () => {
+it('README names every runtime export of mpa-sync, mpa-sync/testing, mpa-sync/colyseus, mpa-sync/otel, mpa-sync/emulator and mpa-sync/agones', async () => {
   const api = {
     ...(await import('../src/index.js')),
     ...(await import('../src/testing/index.js')),
     ...(await import('../src/colyseus/index.js')),
     ...(await import('../src/otel/index.js')),
     ...(await import('../src/emulator/index.js')),
+    ...(await import('../src/agones/index.js')),
   };
   const missing = Object.keys(api).filter((name) => !readme.includes(name));
   expect(missing).toEqual([]);

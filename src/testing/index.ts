@@ -273,3 +273,7 @@ export async function createTestKit(options: TestKitOptions = {}): Promise<TestK
     },
   };
 }
+
+export { startLocalAgonesSdk } from './agones-sdk-server.js';
+export type { LocalAgonesSdk, LocalAgonesSdkOptions } from './agones-sdk-server.js';
+export type { LocalGameServer, LocalGameServerInit, LocalAllocation, FeatureGates, GameServerState } from './agones-model.js';
