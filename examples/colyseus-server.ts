@@ -11,7 +11,8 @@
  */
 import { Room, Server, type Client } from '@colyseus/core';
 import { WebSocketTransport } from '@colyseus/ws-transport';
-import { ActivitySync, MpaClient, startEmulator } from 'mpa-sync';
+import { ActivitySync, MpaClient } from 'mpa-sync';
+import { startEmulator } from 'mpa-sync/emulator';
 import { publishRoomActivity, type RoomActivity } from 'mpa-sync/colyseus';
 
 /** What a player sends when joining. */

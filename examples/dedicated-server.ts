@@ -12,7 +12,8 @@
  */
 import { readFileSync } from 'node:fs';
 import { EventEmitter } from 'node:events';
-import { ActivitySync, bindMatchmaker, MpaClient, startEmulator, xboxServiceAuth, DEFAULT_BASE_URL, type Emulator, type RequestEvent } from 'mpa-sync';
+import { ActivitySync, bindMatchmaker, MpaClient, xboxServiceAuth, DEFAULT_BASE_URL, type RequestEvent } from 'mpa-sync';
+import { startEmulator, type Emulator } from 'mpa-sync/emulator';
 
 const certFile = process.env.MPA_CERT;
 if (certFile && !process.env.MPA_KEY) throw new Error('MPA_CERT needs MPA_KEY (the file of the certificate\'s private key) and MPA_SANDBOX');

@@ -4,7 +4,8 @@
  */
 import { Client as SdkClient, type Room as SdkRoom } from '@colyseus/sdk';
 import { afterAll, beforeAll, expect, it, vi } from 'vitest';
-import { ActivitySync, MpaClient, startEmulator, type Emulator, type ErrorEvent, type RequestEvent } from 'mpa-sync';
+import { ActivitySync, MpaClient, type ErrorEvent, type RequestEvent } from 'mpa-sync';
+import { startEmulator, type Emulator } from 'mpa-sync/emulator';
 import { startArenaServer } from './colyseus-server.js';
 
 const ALICE = '2533274800000001';

@@ -46,7 +46,7 @@ async function project(name: string, type: 'commonjs' | 'module'): Promise<strin
 // What both consumers run: every entry point loads, and a real round trip through the emulator.
 const body = `
   const version = JSON.parse(require('node:fs').readFileSync(require.resolve('mpa-sync/package.json'), 'utf8')).version;
-  const emulator = await mpa.startEmulator({ port: 0, host: '127.0.0.1' });
+  const emulator = await emulatorEntry.startEmulator({ port: 0, host: '127.0.0.1' });
   const client = new mpa.MpaClient({ titleId: 1234567890, baseUrl: emulator.url, authorization: () => 'XBL3.0 x=1;t' });
   const sync = new mpa.ActivitySync({ client });
   const metrics = otel.instrumentSync(sync);
@@ -63,6 +63,7 @@ const body = `
     players: activity && activity.currentPlayers,
     testKit: typeof testing.createTestKit,
     colyseus: typeof colyseus.publishRoomActivity,
+    emulator: [typeof emulatorEntry.inProcessFetch, typeof emulatorEntry.EmulatorCore, 'startEmulator' in mpa],
     validation,
   }));
 `;
@@ -82,7 +83,7 @@ afterAll(async () => {
 
 describe('the packed tarball', () => {
   it('ships dist with CommonJS type twins, the sources its source maps point to, the examples and the LICENSE; no tests', () => {
-    for (const file of ['LICENSE', 'README.md', 'package.json', 'dist/index.js', 'dist/index.d.ts', 'dist/index.d.cts', 'dist/testing/index.d.cts', 'dist/colyseus/index.d.cts', 'dist/otel/index.d.cts', 'dist/cli.js', 'src/index.ts', 'examples/colyseus-server.ts']) {
+    for (const file of ['LICENSE', 'README.md', 'package.json', 'dist/index.js', 'dist/index.d.ts', 'dist/index.d.cts', 'dist/testing/index.d.cts', 'dist/colyseus/index.d.cts', 'dist/otel/index.d.cts', 'dist/emulator/index.d.cts', 'dist/cli.js', 'src/index.ts', 'examples/colyseus-server.ts']) {
       expect(packed, file).toContain(file);
     }
     expect(packed.filter((f) => f.startsWith('test/'))).toEqual([]);
@@ -129,19 +130,19 @@ describe('installed into fresh projects', () => {
   it("require()s mpa-sync and every subpath from a CommonJS project, and runs", { timeout: 60_000 }, async () => {
     writeFileSync(
       path.join(cjs, 'index.js'),
-      `const mpa = require('mpa-sync');\nconst testing = require('mpa-sync/testing');\nconst colyseus = require('mpa-sync/colyseus');\nconst otel = require('mpa-sync/otel');\n(async () => {${body}})().catch((e) => { console.error(e); process.exit(1); });\n`,
+      `const mpa = require('mpa-sync');\nconst testing = require('mpa-sync/testing');\nconst colyseus = require('mpa-sync/colyseus');\nconst otel = require('mpa-sync/otel');\nconst emulatorEntry = require('mpa-sync/emulator');\n(async () => {${body}})().catch((e) => { console.error(e); process.exit(1); });\n`,
     );
     const { stdout } = await run(process.execPath, ['index.js'], { cwd: cjs });
-    expect(JSON.parse(stdout)).toEqual({ version: pkg.version, players: 1, testKit: 'function', colyseus: 'function', validation: 'VALIDATION' });
+    expect(JSON.parse(stdout)).toEqual({ version: pkg.version, players: 1, testKit: 'function', colyseus: 'function', emulator: ['function', 'function', false], validation: 'VALIDATION' });
   });
 
   it('imports mpa-sync and every subpath from an ESM project, with the same classes as require()', { timeout: 60_000 }, async () => {
     writeFileSync(
       path.join(esm, 'index.js'),
-      `import { createRequire } from 'node:module';\nimport * as mpa from 'mpa-sync';\nimport * as testing from 'mpa-sync/testing';\nimport * as colyseus from 'mpa-sync/colyseus';\nimport * as otel from 'mpa-sync/otel';\nconst require = createRequire(import.meta.url);\nif (require('mpa-sync').MpaError !== mpa.MpaError) throw new Error('two copies of mpa-sync');\n${body}`,
+      `import { createRequire } from 'node:module';\nimport * as mpa from 'mpa-sync';\nimport * as testing from 'mpa-sync/testing';\nimport * as colyseus from 'mpa-sync/colyseus';\nimport * as otel from 'mpa-sync/otel';\nimport * as emulatorEntry from 'mpa-sync/emulator';\nconst require = createRequire(import.meta.url);\nif (require('mpa-sync').MpaError !== mpa.MpaError) throw new Error('two copies of mpa-sync');\nif (require('mpa-sync/emulator').EmulatorCore !== emulatorEntry.EmulatorCore) throw new Error('two copies of mpa-sync/emulator');\n${body}`,
     );
     const { stdout } = await run(process.execPath, ['index.js'], { cwd: esm });
-    expect(JSON.parse(stdout)).toEqual({ version: pkg.version, players: 1, testKit: 'function', colyseus: 'function', validation: 'VALIDATION' });
+    expect(JSON.parse(stdout)).toEqual({ version: pkg.version, players: 1, testKit: 'function', colyseus: 'function', emulator: ['function', 'function', false], validation: 'VALIDATION' });
   });
 
   it('`mpa-sync --version` prints the version', { timeout: 30_000 }, async () => {
@@ -157,15 +158,20 @@ import { ActivitySync, MpaClient, MpaError, type SyncStats } from 'mpa-sync';
 import { createTestKit, type TestKit } from 'mpa-sync/testing';
 import { publishRoomActivity, type RoomActivityOptions } from 'mpa-sync/colyseus';
 import { instrumentSync, SYNC_METRICS } from 'mpa-sync/otel';
+import { EmulatorCore, inProcessFetch, type StartEmulatorOptions } from 'mpa-sync/emulator';
 
 const client = new MpaClient({ titleId: 1234567890, authorization: () => 'XBL3.0 x=1;t' });
+const local = new MpaClient({ titleId: 1234567890, authorization: () => 'XBL3.0 x=1;t', fetch: inProcessFetch(new EmulatorCore()) });
+const emulatorOptions: StartEmulatorOptions = { port: 0, rateLimits: false };
 const sync = new ActivitySync({ client });
 const stats: SyncStats = sync.stats();
 const kit: Promise<TestKit> = createTestKit();
 const options: Pick<RoomActivityOptions, 'whenLocked'> = { whenLocked: 'InviteOnly' };
 // @ts-expect-error joinRestriction is Public | Followed | InviteOnly
 sync.group({ groupId: 'g', connectionString: 'c', maxPlayers: 4, joinRestriction: 'Nobody' });
-export const used = [stats.requests, kit, options, publishRoomActivity, instrumentSync(sync).stop, SYNC_METRICS.requests, MpaError];
+// @ts-expect-error staleSequence is 'reject' | 'ignore'
+new EmulatorCore({ staleSequence: 'never' });
+export const used = [stats.requests, kit, options, publishRoomActivity, instrumentSync(sync).stop, SYNC_METRICS.requests, MpaError, local, emulatorOptions];
 `;
   const modes = [
     { name: 'NodeNext, ESM package', dir: () => esm, file: 'consumer.ts', module: 'nodenext', moduleResolution: 'nodenext' },

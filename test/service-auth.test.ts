@@ -6,7 +6,8 @@ import { request } from 'node:https';
 import { createServer, type Server } from 'node:net';
 import { inspect } from 'node:util';
 import { afterEach, describe, expect, it } from 'vitest';
-import { MpaAuthorizationError, MpaClient, MpaTransportError, MpaValidationError, startEmulator, xboxServiceAuth, type Emulator, type XboxServiceAuthOptions } from '../src/index.js';
+import { MpaAuthorizationError, MpaClient, MpaTransportError, MpaValidationError, xboxServiceAuth, type XboxServiceAuthOptions } from '../src/index.js';
+import { startEmulator, type Emulator } from '../src/emulator/index.js';
 import { createTestAuthority } from '../src/emulator/s2s-certs.js';
 import { activity, failure, START, TITLE } from './helpers.js';
 
