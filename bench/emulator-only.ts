@@ -1,11 +1,11 @@
 /**
- * Section 3 of the bench alone: the emulator's throughput against its bare node:http ceilings.
- * `npm run build && node --import tsx bench/emulator-only.ts [runs] [seconds]`
+ * Section 3 of the bench alone: fully validated PUTs driven at the emulator by autocannon and
+ * by one fetch client, side by side. Prints the section as `npm run bench` writes it into
+ * bench/RESULTS.md.
+ * `npm run build && node --import tsx bench/emulator-only.ts [rounds] [seconds]`
  */
-import { LOAD_RUNS, LOAD_SECONDS, runEmulatorLoad } from './emulator-load.js';
+import { emulatorSection, LOAD_ROUNDS, LOAD_SECONDS, runEmulatorLoad } from './emulator-load.js';
 
-const [runs = String(LOAD_RUNS), seconds = String(LOAD_SECONDS)] = process.argv.slice(2);
-for (const r of await runEmulatorLoad(Number(runs), Number(seconds))) {
-  const share = r.target === r.ceiling ? 'ceiling' : `${r.percentOfBare.toFixed(0)}% of its ceiling (pairs ${r.percentOfBareRange[0].toFixed(0)} to ${r.percentOfBareRange[1].toFixed(0)}%)`;
-  console.log(`${r.target}: ${Math.round(r.requestsPerSecond)} req/s, ${share}, ${r.serverCpuMicrosPerRequest?.toFixed(1) ?? 'n/a'} us CPU/request, p99 ${r.p99LatencyMs} ms, non-2xx ${r.non2xx}`);
-}
+const [rounds = String(LOAD_ROUNDS), seconds = String(LOAD_SECONDS)] = process.argv.slice(2);
+const load = await runEmulatorLoad(Number(rounds), Number(seconds));
+console.log(emulatorSection(load, (text, ok) => `${text} **${ok ? 'PASS' : 'FAIL'}**`));

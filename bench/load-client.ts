@@ -1,10 +1,11 @@
 /**
  * The load generator, in a process of its own so that it never shares a CPU or an event loop
  * with the server it measures. Two modes, each answering in JSON lines:
- * - `serve`: autocannon, 32 connections, one request repeated for a while, once per line of
- *   stdin (`{ url, method, seconds, body? }` as JSON), one JSON line out per line in, until
- *   stdin ends: one process (and one warm autocannon) for a whole series of measurements, so
- *   that the two measurements of a pair are milliseconds apart;
+ * - `serve`: one request repeated for a while, once per line of stdin (`{ url, method,
+ *   seconds, body?, driver, inFlight }` as JSON), one JSON line out per line in, until stdin
+ *   ends: one process for a whole series of measurements. The driver is autocannon (`inFlight`
+ *   connections), or node's own `fetch` with `inFlight` requests in flight, as a test's
+ *   client sends them;
  * - `soak <baseUrl> <amount> <users> <first>`: autocannon sends `amount` requests cycling over
  *   `users` players (PUT, GET, query, invite, DELETE), 32 connections, and prints one line;
  *   request numbers (and so sequence numbers) start at `first`, so that a second soak
@@ -16,6 +17,7 @@ const HEADERS = { authorization: 'XBL3.0 x=1;bench', 'content-type': 'applicatio
 const [mode, url, a, b, , d] = process.argv.slice(2);
 
 export interface FixedLoad {
+  /** Answers received in the measured time. */
   requests: number;
   requestsPerSecond: number;
   p99LatencyMs: number;
@@ -31,9 +33,37 @@ export interface SoakLoad {
   errors: number;
 }
 
-async function fixed(target: string, method: string, seconds: number, body: string | undefined): Promise<FixedLoad> {
-  const result = await autocannon({ url: target, method: method as 'GET', connections: 32, duration: seconds, headers: HEADERS, body });
+async function fixed({ url: target, method, seconds, body, driver, inFlight }: FixedRequest): Promise<FixedLoad> {
+  if (driver === 'fetch') return fetchLoad(target, method, seconds, body, inFlight);
+  const result = await autocannon({ url: target, method: method as 'GET', connections: inFlight, duration: seconds, headers: HEADERS, body });
   return { requests: result.requests.total, requestsPerSecond: result.requests.average, p99LatencyMs: result.latency.p99, non2xx: result.non2xx, errors: result.errors };
+}
+
+/** `inFlight` loops, each sending the request with `fetch` and reading the answer, then the next. */
+async function fetchLoad(target: string, method: string, seconds: number, body: string | undefined, inFlight: number): Promise<FixedLoad> {
+  const latencies: number[] = [];
+  let non2xx = 0;
+  let errors = 0;
+  const started = performance.now();
+  const until = started + seconds * 1000;
+  await Promise.all(
+    Array.from({ length: inFlight }, async () => {
+      while (performance.now() < until) {
+        const sent = performance.now();
+        try {
+          const response = await fetch(target, { method, headers: HEADERS, body });
+          await response.arrayBuffer();
+          if (response.status < 200 || response.status >= 300) non2xx++;
+          latencies.push(performance.now() - sent);
+        } catch {
+          errors++;
+        }
+      }
+    }),
+  );
+  const elapsed = (performance.now() - started) / 1000;
+  latencies.sort((a, b) => a - b);
+  return { requests: latencies.length, requestsPerSecond: latencies.length / elapsed, p99LatencyMs: latencies[Math.floor(latencies.length * 0.99)] ?? 0, non2xx, errors };
 }
 
 async function soak(base: string, amount: number, users: number, first: number): Promise<SoakLoad> {
@@ -92,13 +122,17 @@ export interface FixedRequest {
   method: string;
   seconds: number;
   body?: string | undefined;
+  /** Who sends the requests: autocannon, or node's `fetch` as a test's client would. */
+  driver: 'autocannon' | 'fetch';
+  /** Connections (autocannon) or requests in flight at once (fetch). */
+  inFlight: number;
 }
 
 async function serve(): Promise<void> {
   const { createInterface } = await import('node:readline');
   for await (const line of createInterface({ input: process.stdin })) {
     const asked = JSON.parse(line) as FixedRequest;
-    process.stdout.write(`${JSON.stringify(await fixed(asked.url, asked.method, asked.seconds, asked.body))}\n`);
+    process.stdout.write(`${JSON.stringify(await fixed(asked))}\n`);
   }
 }
 

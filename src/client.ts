@@ -177,16 +177,12 @@ const callOptionsSchema = z.strictObject(
 const TIMED_OUT = new Error('mpa-sync call timed out');
 const CALLER_ABORTED = new Error('mpa-sync call aborted by the caller');
 
-/** @internal The key of {@link MpaClient}'s PUT without re-validation. */
-const trustedPut = Symbol('mpa-sync trusted PUT');
-
 /**
  * @internal For the engine (not in the public API): PUTs an activity it built from validated
- * input. Uses the client's fast path unless `setActivity` was replaced (a test double, a
- * wrapper), which is then called as usual.
+ * input, through the client's public `setActivity`, so that a wrapper or a test double sees
+ * every write the engine makes.
  */
 export function putValidatedActivity(client: MpaClient, xuid: string, activity: ActivityFields, options: CallOptions): Promise<void> {
-  if (client instanceof MpaClient && client.setActivity === MpaClient.prototype.setActivity) return client[trustedPut](xuid, activity, options);
   return client.setActivity(xuid, activity, options);
 }
 
@@ -252,24 +248,6 @@ export class MpaClient {
     const user = parseInput(xuidSchema, xuid, 'xuid', ['xuid']);
     const body = parseInput(activityInputSchema, activity, 'activity');
     await this.#call('PUT', this.#activityPath(user), { ...body, sequenceNumber: body.sequenceNumber.toString() }, options, user);
-  }
-
-  /**
-   * @internal The engine's PUT: `xuid` and `activity` were validated when they entered the engine (group
-   * settings, join), so zod does not check them again on every write. Same body, same bytes.
-   */
-  async [trustedPut](xuid: string, activity: ActivityFields, options: CallOptions): Promise<void> {
-    const { platform } = activity;
-    const body = {
-      connectionString: activity.connectionString,
-      joinRestriction: activity.joinRestriction,
-      sequenceNumber: activity.sequenceNumber.toString(),
-      currentPlayers: activity.currentPlayers,
-      maxPlayers: activity.maxPlayers,
-      groupId: activity.groupId,
-      ...(platform !== undefined && { platform }),
-    };
-    await this.#call('PUT', this.#activityPath(xuid), body, options, xuid);
   }
 
   /** Reads a user's activity (GET): `null` when there is none (204). */

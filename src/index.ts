@@ -39,25 +39,6 @@ export type {
   XuidInput,
   SequenceNumberInput,
 } from './schemas.js';
-export { startEmulator, inProcessFetch } from './emulator/server.js';
-export type { Emulator, StartEmulatorOptions } from './emulator/server.js';
-export type { S2sOptions, S2sCredentials } from './emulator/s2s.js';
-export { EmulatorCore } from './emulator/core.js';
-export type {
-  EmulatorOptions,
-  FaultKind,
-  FaultOptions,
-  StoredActivity,
-  LoggedRequest,
-  RecordedInvite,
-  RecordedRecentPlayerGroup,
-  EmulatorCounters,
-  AuthorizationCheck,
-  CoreRequest,
-} from './emulator/core.js';
-export type { RateUsage } from './emulator/core.js';
-export type { WindowUsage } from './sliding-window.js';
-export type { Presence, InspectedActivity, InspectedRequest, InspectedS2s, PlayerBudget, WindowGauge } from './emulator/inspection.js';
 export { ActivitySync } from './engine/activity-sync.js';
 export { throttleScope } from './engine/retry-policy.js';
 export type { ActivitySyncOptions, CloseResult, FlushResult } from './engine/activity-sync.js';

@@ -8,7 +8,8 @@ import { Client as SdkClient, type Room as SdkRoom } from '@colyseus/sdk';
 import { WebSocketTransport } from '@colyseus/ws-transport';
 import { WebSocket as WsWebSocket } from 'ws';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
-import { ActivitySync, MpaClient, MpaValidationError, startEmulator, type Emulator, type ErrorEvent, type JoinRestriction } from '../src/index.js';
+import { ActivitySync, MpaClient, MpaValidationError, type ErrorEvent, type JoinRestriction } from '../src/index.js';
+import { startEmulator, type Emulator } from '../src/emulator/index.js';
 import { publishRoomActivity, type RoomActivity, type RoomActivityOptions, type XuidResolver } from '../src/colyseus/index.js';
 
 const A = '2533274800000001';

@@ -8,7 +8,8 @@ import { X509Certificate } from 'node:crypto';
 import { request } from 'node:https';
 import { createServer } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
-import { EmulatorCore, MpaClient, MpaUsageError, MpaValidationError, startEmulator, xboxServiceAuth, type Emulator } from '../src/index.js';
+import { MpaClient, MpaUsageError, MpaValidationError, xboxServiceAuth } from '../src/index.js';
+import { EmulatorCore, startEmulator, type Emulator } from '../src/emulator/index.js';
 import { createTestAuthority } from '../src/emulator/s2s-certs.js';
 import { activity, TITLE, TOKEN } from './helpers.js';
 

@@ -2,11 +2,12 @@
  * Fuzzing the live emulator's HTTP surface over loopback: random methods, paths (bad escapes
  * included), headers and bodies, sent whole, chunked, truncated, with a lying Content-Length
  * or dropped halfway. The process survives and every answer is a documented status with the
- * documented JSON body.
+ * documented JSON body. Then PUT bodies near every field's limits: each is accepted exactly
+ * when the documented rules allow it, and refused with a 400 naming the field otherwise.
  */
 import fc from 'fast-check';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { startEmulator, type Emulator } from '../src/emulator/server.js';
+import { EmulatorCore, startEmulator, type Emulator } from '../src/emulator/index.js';
 import { head, rawRequest } from './raw-http.js';
 import { TITLE, TOKEN } from './helpers.js';
 
@@ -123,4 +124,92 @@ it('survives random requests and answers each with a documented status and body'
   expect(res.status).toBe(204);
   await new Promise((r) => setTimeout(r, 20));
   expect(crashes).toEqual([]);
+});
+
+// Values near every edge each activity field has, valid and not.
+const anyValue = fc.oneof(
+  fc.constantFrom(undefined, null, true, 0, 1, -1, 1.5, 2, 8, 100, 101, 2 ** 53, Number.MAX_SAFE_INTEGER, NaN, '', '1', '01', '0', 'x'),
+  fc.constantFrom('18446744073709551615', '18446744073709551616', '9999999999999999999', '99999999999999999999', ' 1'),
+  fc.constantFrom('Public', 'public', 'Followed', 'InviteOnly', 'IOS', 'iOS', 'Win32', 'xboxone', 'Nope'),
+  fc.constantFrom('a'.repeat(127), 'a'.repeat(128), 'a'.repeat(512), 'a'.repeat(513)),
+  fc.string({ maxLength: 8 }),
+  fc.integer({ min: -5, max: 105 }),
+  fc.constant([]),
+  fc.constant({}),
+);
+const sometimes = <T>(valid: fc.Arbitrary<T>) => fc.oneof({ arbitrary: valid, weight: 5 }, { arbitrary: anyValue, weight: 1 });
+// Mostly valid bodies with one field now and then going wrong, and bodies of anything at all.
+const activityBody = fc.oneof(
+  fc.record(
+    {
+      connectionString: sometimes(fc.constantFrom('203.0.113.7:7777', 'c')),
+      joinRestriction: sometimes(fc.constantFrom('Public', 'Followed', 'InviteOnly')),
+      sequenceNumber: sometimes(fc.constantFrom('1', '42', 7, '9999999999999999999')),
+      currentPlayers: sometimes(fc.integer({ min: 1, max: 100 })),
+      maxPlayers: sometimes(fc.integer({ min: 2, max: 100 })),
+      groupId: sometimes(fc.constantFrom('m1', '')),
+      platform: sometimes(fc.constantFrom('Win32', 'IOS', 'iOS', 'XboxOne')),
+      unknownField: anyValue,
+    },
+    { requiredKeys: ['connectionString', 'joinRestriction', 'sequenceNumber'] },
+  ),
+  anyValue,
+);
+
+const PLATFORMS = ['Android', 'IOS', 'Nintendo', 'PlayStation', 'Scarlett', 'Win32', 'WindowsOneCore', 'XboxOne'];
+const isInt = (v: unknown, min: number, max: number) => typeof v === 'number' && Number.isInteger(v) && v >= min && v <= max;
+const optional = (v: unknown, check: (v: unknown) => boolean) => v === undefined || check(v);
+/** The documented rules for a PUT body (mpa-facts.md), written out plainly: the oracle. */
+function documented(body: unknown): boolean {
+  if (typeof body !== 'object' || body === null || Array.isArray(body)) return false;
+  const b = body as Record<string, unknown>;
+  const sequence = b.sequenceNumber;
+  const sequenceOk =
+    (typeof sequence === 'string' && /^[0-9]+$/.test(sequence) && BigInt(sequence) >= 1n && BigInt(sequence) <= 2n ** 64n - 1n) ||
+    (typeof sequence === 'number' && Number.isSafeInteger(sequence) && sequence >= 1);
+  return (
+    typeof b.connectionString === 'string' &&
+    b.connectionString.length >= 1 &&
+    b.connectionString.length <= 512 &&
+    ['Public', 'Followed', 'InviteOnly'].includes(b.joinRestriction as string) &&
+    sequenceOk &&
+    optional(b.currentPlayers, (v) => isInt(v, 1, 100)) &&
+    optional(b.maxPlayers, (v) => isInt(v, 2, 100)) &&
+    optional(b.groupId, (v) => typeof v === 'string' && v.length <= 127) &&
+    optional(b.platform, (v) => typeof v === 'string' && PLATFORMS.some((p) => p.toLowerCase() === v.toLowerCase()))
+  );
+}
+
+it('accepts a PUT body exactly when the documented rules allow it, and stores what was sent', async () => {
+  const core = new EmulatorCore({ rateLimits: false });
+  let user = 2533274800000000n;
+  await fc.assert(
+    fc.asyncProperty(activityBody, async (body) => {
+      const xuid = String(++user); // a fresh user: no earlier sequence number to be stale against
+      const answer = await core.handle({ method: 'PUT', path: `/titles/${TITLE}/users/${xuid}/activities`, headers: { authorization: TOKEN }, body: body === undefined ? '' : JSON.stringify(body) });
+      if (answer.kind !== 'answer') throw new Error(`no answer: ${answer.kind}`);
+      if (!documented(body)) {
+        expect(answer.status, JSON.stringify(body)).toBe(400);
+        const refusal = JSON.parse(answer.body) as { errorCode: string; debugMessage: string };
+        expect(refusal.errorCode).toBe('RequestValidationError');
+        // The message names the field that is wrong (or the body, when it is not an object).
+        expect(refusal.debugMessage).toMatch(/^(body|connectionString|joinRestriction|sequenceNumber|currentPlayers|maxPlayers|groupId|platform): /);
+        expect(core.activity(xuid)).toBeUndefined();
+        return;
+      }
+      expect(answer.status, JSON.stringify(body)).toBe(204);
+      const b = body as Record<string, unknown>;
+      expect(core.activity(xuid)).toMatchObject({
+        xuid,
+        connectionString: b.connectionString,
+        joinRestriction: b.joinRestriction,
+        sequenceNumber: BigInt(b.sequenceNumber as string).toString(),
+        currentPlayers: b.currentPlayers,
+        maxPlayers: b.maxPlayers,
+        groupId: b.groupId,
+        platform: b.platform === undefined ? undefined : PLATFORMS.find((p) => p.toLowerCase() === (b.platform as string).toLowerCase()),
+      });
+    }),
+    { numRuns: 2000, seed: 20261124 },
+  );
 });

@@ -4,7 +4,7 @@
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { MpaUsageError, MpaValidationError } from '../src/errors.js';
-import { startEmulator, type Emulator } from '../src/emulator/server.js';
+import { startEmulator, type Emulator } from '../src/emulator/index.js';
 import { head, rawRequest } from './raw-http.js';
 import { TITLE, TOKEN } from './helpers.js';
 
@@ -68,6 +68,31 @@ describe('emulator over HTTP: bad input gets the documented answer', () => {
     expect(answer.status).toBe(400);
     expect(JSON.parse(answer.body)).toMatchObject({ errorCode: 'BadRequest' });
     expect(await serves(emulator)).toBe(204);
+  });
+});
+
+describe('emulator over HTTP: activity bodies', () => {
+  const put = (body: string) =>
+    fetch(`${emulator!.url}${activityPath}`, { method: 'PUT', headers: { authorization: TOKEN }, body }).then(async (r) => [r.status, r.status === 204 ? undefined : await r.json()]);
+
+  it('answers a malformed PUT body with the documented 400 naming the field, and accepts the SDK spelling of a platform', async () => {
+    emulator = await startEmulator({ rateLimits: false });
+    expect(await put(JSON.stringify({ connectionString: '', joinRestriction: 'Public', sequenceNumber: '1' }))).toEqual([400, { errorCode: 'RequestValidationError', debugMessage: 'connectionString: connectionString must not be empty' }]);
+    expect(await put(JSON.stringify({ connectionString: 'c', joinRestriction: 'Public', sequenceNumber: '1', maxPlayers: 1 }))).toEqual([
+      400,
+      { errorCode: 'RequestValidationError', debugMessage: 'maxPlayers: maxPlayers must be at least 2 (greater than 1)' },
+    ]);
+    expect(await put(JSON.stringify({ connectionString: 'c', joinRestriction: 'Public', sequenceNumber: '2', platform: 'iOS' }))).toEqual([204, undefined]);
+    expect(emulator.activity(XUID)?.platform).toBe('IOS');
+  });
+
+  it('reads any form of JSON a client sends: whitespace, escapes, keys in any order', async () => {
+    emulator = await startEmulator({ rateLimits: false });
+    expect(await put('{ "connectionString": "a\\u0041", "joinRestriction": "Public", "sequenceNumber": "1" }')).toEqual([204, undefined]);
+    expect(emulator.activity(XUID)?.connectionString).toBe('aA');
+    expect((await put('{"connectionString":"b","joinRestriction":"Public","sequenceNumber":"2","maxPlayers":1}'))[0]).toBe(400);
+    expect(await put('{"maxPlayers":4,"sequenceNumber":3,"currentPlayers":2,\n"joinRestriction":"Public","connectionString":"c"}')).toEqual([204, undefined]);
+    expect(emulator.activity(XUID)).toMatchObject({ connectionString: 'c', sequenceNumber: '3', currentPlayers: 2, maxPlayers: 4 });
   });
 });
 

@@ -6,7 +6,7 @@ import { spawn } from 'node:child_process';
 import { request } from 'node:http';
 import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
-import { startEmulator, type Emulator, type StartEmulatorOptions } from '../src/index.js';
+import { startEmulator, type Emulator, type StartEmulatorOptions } from '../src/emulator/index.js';
 import { TITLE, TOKEN } from './helpers.js';
 
 const A = '2533274800000001';

@@ -8,7 +8,8 @@ import { existsSync, mkdirSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { chromium, type Browser, type Locator, type Page } from 'playwright-core';
 import { expect, it } from 'vitest';
-import { ActivitySync, MpaClient, startEmulator } from '../src/index.js';
+import { ActivitySync, MpaClient } from '../src/index.js';
+import { startEmulator } from '../src/emulator/index.js';
 import { TITLE, TOKEN } from './helpers.js';
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';

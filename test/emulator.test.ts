@@ -1,6 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { EmulatorCore, type EmulatorOptions } from '../src/emulator/core.js';
-import { startEmulator } from '../src/emulator/server.js';
+import { EmulatorCore, startEmulator, type EmulatorOptions } from '../src/emulator/index.js';
 import { START, TITLE, TOKEN } from './helpers.js';
 import { MpaValidationError } from '../src/errors.js';
 
@@ -373,15 +372,40 @@ describe('emulator: bounded log and cheap id checks', () => {
     expect(core.counters.requests).toBe(8);
   });
 
-  it('handleNow answers at once like handle, and defers to handle when latencyMs is set', async () => {
-    const { core } = harness();
-    const request = { method: 'GET', path: path(), headers: { authorization: TOKEN }, body: '' };
-    expect(core.handleNow(request)).toMatchObject({ kind: 'answer', status: 204 });
-    expect(await core.handle(request)).toMatchObject({ kind: 'answer', status: 204 });
+  it('logSize 0 keeps no request, invite or group, and the counters still count', async () => {
+    const { call, put, core } = harness({ logSize: 0, rateLimits: false });
+    await put();
+    await call('POST', `/titles/${TITLE}/invites/server`, { sender: XUID, invitedUsers: ['99'] });
+    expect(core.log).toEqual([]);
+    expect(core.invites).toEqual([]);
     expect(core.counters.requests).toBe(2);
-    const slow = harness({ latencyMs: 5 });
-    expect(slow.core.handleNow(request)).toBeUndefined();
-    expect(slow.core.counters.requests).toBe(0);
+  });
+
+  it('logs what only some requests have: the fault, the throttle and its Retry-After, the invite sender, no subject for a 413', async () => {
+    const { call, put, core } = harness({ rateLimits: { write: { burst: 1 } } });
+    core.failNext('500');
+    await put();
+    await put();
+    await put();
+    await call('POST', `/titles/${TITLE}/invites/server`, { sender: '9', invitedUsers: ['99'] });
+    core.refuse('PUT', path(), 413, 'RequestEntityTooLarge', 'too big');
+    await call('GET', '/nowhere');
+    const body = (n: number) => ({ connectionString: 'c', joinRestriction: 'Public', sequenceNumber: String(n) });
+    expect(core.log.map(({ time, ...entry }) => entry)).toEqual([
+      { method: 'PUT', path: path(), xuid: XUID, status: 500, body: body(1), fault: '500' },
+      { method: 'PUT', path: path(), xuid: XUID, status: 204, body: body(2) },
+      { method: 'PUT', path: path(), xuid: XUID, status: 429, body: body(3), throttled: true, retryAfterSeconds: 15 },
+      { method: 'POST', path: `/titles/${TITLE}/invites/server`, xuid: '9', status: 204, body: { sender: '9', invitedUsers: ['99'] } },
+      { method: 'PUT', path: path(), xuid: undefined, status: 413, body: undefined },
+      { method: 'GET', path: '/nowhere', xuid: undefined, status: 404, body: undefined },
+    ]);
+    expect(core.counters).toMatchObject({ requests: 6, faults: 1, throttled: 1, byStatus: { 204: 2, 429: 1, 413: 1, 404: 1, 500: 1 } });
+  });
+
+  it('logs a body that is not JSON as its text', async () => {
+    const { core } = harness();
+    await core.handle({ method: 'PUT', path: path(), headers: { authorization: TOKEN }, body: 'not json' });
+    expect(core.log[0]).toMatchObject({ status: 400, body: 'not json' });
   });
 
   it('a bad percent-escape in the xuid is a 400 naming the xuid', async () => {
@@ -417,5 +441,31 @@ describe('emulator: bounded log and cheap id checks', () => {
     const { put, core } = harness();
     await put('00042');
     expect(core.activity('42')).toBeDefined();
+  });
+});
+
+describe("emulator: users are told apart by their xuid", () => {
+  it('keeps users apart whose xuids are one apart past 2^53, and the same user apart in two titles', async () => {
+    const core = new EmulatorCore({ now: () => START, rateLimits: false });
+    const put = (titleId: number, xuid: string, connectionString: string) =>
+      core.handle({ method: 'PUT', path: `/titles/${titleId}/users/${xuid}/activities`, headers: { authorization: TOKEN }, body: JSON.stringify({ connectionString, joinRestriction: 'Public', sequenceNumber: '5' }) });
+    // One apart past 2^53 (no longer exact as doubles), near 2^64, and one user in two titles.
+    const users = [
+      [1, '9007199254740992', 'a'],
+      [1, '9007199254740993', 'b'],
+      [1, '18446744073709551614', 'c'],
+      [1, '18446744073709551615', 'd'],
+      [1, '2533274800000001', 'e'],
+      [2, '2533274800000001', 'f'],
+    ] as const;
+    for (const [titleId, xuid, connection] of users) expect(await put(titleId, xuid, connection)).toMatchObject({ status: 204 });
+    expect(core.activities().map((a) => [a.titleId, a.xuid, a.connectionString])).toEqual(users);
+    expect(core.activity('9007199254740993')?.connectionString).toBe('b');
+    expect(core.activity('2533274800000001', 2)?.connectionString).toBe('f');
+    // A spelling the service would not store (a leading zero) names nobody.
+    expect(core.activity('02533274800000001')).toBeUndefined();
+    // Each user's sequence number is its own: the same number again is stale for each.
+    expect(await put(1, '9007199254740993', 'late')).toMatchObject({ status: 400 });
+    expect(await put(2, '2533274800000001', 'late')).toMatchObject({ status: 400 });
   });
 });

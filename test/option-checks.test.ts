@@ -5,7 +5,8 @@
  */
 import { EventEmitter } from 'node:events';
 import { afterEach, describe, expect, it } from 'vitest';
-import { ActivitySync, bindMatchmaker, EmulatorCore, MpaClient, MpaUsageError, MpaValidationError, parseRetryAfter, seededRandom, SequenceStamper, startEmulator, xboxSequenceNumber } from '../src/index.js';
+import { ActivitySync, bindMatchmaker, MpaClient, MpaUsageError, MpaValidationError, parseRetryAfter, seededRandom, SequenceStamper, xboxSequenceNumber } from '../src/index.js';
+import { EmulatorCore, startEmulator } from '../src/emulator/index.js';
 import { instrumentSync } from '../src/otel/index.js';
 import { createTestKit, type TestKit } from '../src/testing/index.js';
 

@@ -78,7 +78,7 @@ async function typecheckAsInit(dir: string, sub: string, code: string): Promise<
 // What both consumers run: every entry point loads, and a real round trip through the emulator.
 const body = `
   const version = JSON.parse(require('node:fs').readFileSync(require.resolve('mpa-sync/package.json'), 'utf8')).version;
-  const emulator = await mpa.startEmulator({ port: 0, host: '127.0.0.1' });
+  const emulator = await emulatorEntry.startEmulator({ port: 0, host: '127.0.0.1' });
   const client = new mpa.MpaClient({ titleId: 1234567890, baseUrl: emulator.url, authorization: () => 'XBL3.0 x=1;t' });
   const sync = new mpa.ActivitySync({ client });
   const metrics = otel.instrumentSync(sync);
@@ -105,6 +105,7 @@ const body = `
     colyseus: typeof colyseus.publishRoomActivity,
     agones: typeof agones.publishGameServerActivity,
     gameServer,
+    emulator: [typeof emulatorEntry.inProcessFetch, typeof emulatorEntry.EmulatorCore, 'startEmulator' in mpa],
     validation,
   }));
 `;
@@ -186,19 +187,19 @@ describe('installed into fresh projects', () => {
   it("require()s mpa-sync and every subpath from a CommonJS project, and runs", { timeout: 60_000 }, async () => {
     writeFileSync(
       path.join(cjs, 'index.js'),
-      `const mpa = require('mpa-sync');\nconst testing = require('mpa-sync/testing');\nconst colyseus = require('mpa-sync/colyseus');\nconst otel = require('mpa-sync/otel');\nconst agones = require('mpa-sync/agones');\n(async () => {${body}})().catch((e) => { console.error(e); process.exit(1); });\n`,
+      `const mpa = require('mpa-sync');\nconst testing = require('mpa-sync/testing');\nconst colyseus = require('mpa-sync/colyseus');\nconst otel = require('mpa-sync/otel');\nconst agones = require('mpa-sync/agones');\nconst emulatorEntry = require('mpa-sync/emulator');\n(async () => {${body}})().catch((e) => { console.error(e); process.exit(1); });\n`,
     );
     const { stdout } = await run(process.execPath, ['index.js'], { cwd: cjs });
-    expect(JSON.parse(stdout)).toEqual({ version: pkg.version, players: 1, testKit: 'function', colyseus: 'function', agones: 'function', gameServer: 'packed', validation: 'VALIDATION' });
+    expect(JSON.parse(stdout)).toEqual({ version: pkg.version, players: 1, testKit: 'function', colyseus: 'function', agones: 'function', gameServer: 'packed', emulator: ['function', 'function', false], validation: 'VALIDATION' });
   });
 
   it('imports mpa-sync and every subpath from an ESM project, with the same classes as require()', { timeout: 60_000 }, async () => {
     writeFileSync(
       path.join(esm, 'index.js'),
-      `import { createRequire } from 'node:module';\nimport * as mpa from 'mpa-sync';\nimport * as testing from 'mpa-sync/testing';\nimport * as colyseus from 'mpa-sync/colyseus';\nimport * as otel from 'mpa-sync/otel';\nimport * as agones from 'mpa-sync/agones';\nconst require = createRequire(import.meta.url);\nif (require('mpa-sync').MpaError !== mpa.MpaError) throw new Error('two copies of mpa-sync');\n${body}`,
+      `import { createRequire } from 'node:module';\nimport * as mpa from 'mpa-sync';\nimport * as testing from 'mpa-sync/testing';\nimport * as colyseus from 'mpa-sync/colyseus';\nimport * as otel from 'mpa-sync/otel';\nimport * as agones from 'mpa-sync/agones';\nimport * as emulatorEntry from 'mpa-sync/emulator';\nconst require = createRequire(import.meta.url);\nif (require('mpa-sync').MpaError !== mpa.MpaError) throw new Error('two copies of mpa-sync');\nif (require('mpa-sync/emulator').EmulatorCore !== emulatorEntry.EmulatorCore) throw new Error('two copies of mpa-sync/emulator');\n${body}`,
     );
     const { stdout } = await run(process.execPath, ['index.js'], { cwd: esm });
-    expect(JSON.parse(stdout)).toEqual({ version: pkg.version, players: 1, testKit: 'function', colyseus: 'function', agones: 'function', gameServer: 'packed', validation: 'VALIDATION' });
+    expect(JSON.parse(stdout)).toEqual({ version: pkg.version, players: 1, testKit: 'function', colyseus: 'function', agones: 'function', gameServer: 'packed', emulator: ['function', 'function', false], validation: 'VALIDATION' });
   });
 
   const quickStart = quickStartOf(readme);
@@ -258,8 +259,11 @@ import { createTestKit, type TestKit } from 'mpa-sync/testing';
 import { publishRoomActivity, type RoomActivityOptions } from 'mpa-sync/colyseus';
 import { instrumentSync, SYNC_METRICS } from 'mpa-sync/otel';
 import { publishGameServerActivity, type GameServerActivityOptions } from 'mpa-sync/agones';
+import { EmulatorCore, inProcessFetch, type StartEmulatorOptions } from 'mpa-sync/emulator';
 
 const client = new MpaClient({ titleId: 1234567890, authorization: () => 'XBL3.0 x=1;t' });
+const local = new MpaClient({ titleId: 1234567890, authorization: () => 'XBL3.0 x=1;t', fetch: inProcessFetch(new EmulatorCore()) });
+const emulatorOptions: StartEmulatorOptions = { port: 0, rateLimits: false };
 const sync = new ActivitySync({ client });
 const stats: SyncStats = sync.stats();
 const kit: Promise<TestKit> = createTestKit();
@@ -267,7 +271,9 @@ const options: Pick<RoomActivityOptions, 'whenLocked'> = { whenLocked: 'InviteOn
 // @ts-expect-error joinRestriction is Public | Followed | InviteOnly
 sync.group({ groupId: 'g', connectionString: 'c', maxPlayers: 4, joinRestriction: 'Nobody' });
 const agonesOptions: GameServerActivityOptions = { sync, playerTracking: 'list', shutdownTimeoutMs: 20_000 };
-export const used = [stats.requests, kit, options, publishRoomActivity, instrumentSync(sync).stop, SYNC_METRICS.requests, MpaError, publishGameServerActivity, agonesOptions];
+// @ts-expect-error staleSequence is 'reject' | 'ignore'
+new EmulatorCore({ staleSequence: 'never' });
+export const used = [stats.requests, kit, options, publishRoomActivity, instrumentSync(sync).stop, SYNC_METRICS.requests, MpaError, publishGameServerActivity, agonesOptions, local, emulatorOptions];
 `;
   const modes = [
     { name: 'NodeNext, ESM package', dir: () => esm, file: 'consumer.ts', module: 'nodenext', moduleResolution: 'nodenext' },

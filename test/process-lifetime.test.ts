@@ -1,7 +1,7 @@
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { afterEach, expect, it } from 'vitest';
-import { startEmulator, type Emulator } from '../src/index.js';
+import { startEmulator, type Emulator } from '../src/emulator/index.js';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const XUID = '2533274800000001';

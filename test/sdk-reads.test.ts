@@ -4,7 +4,8 @@
  */
 import { readFileSync } from 'node:fs';
 import { afterEach, describe, expect, it } from 'vitest';
-import { MpaClient, startEmulator, type Emulator } from '../src/index.js';
+import { MpaClient } from '../src/index.js';
+import { startEmulator, type Emulator } from '../src/emulator/index.js';
 
 const fixture = (name: string) => readFileSync(new URL(`./fixtures/${name}`, import.meta.url), 'utf8');
 const answering = (status: number, body: string | null, seen: { headers?: Headers } = {}) =>

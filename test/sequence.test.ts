@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { SequenceStamper, xboxSequenceNumber } from '../src/sequence.js';
-import { ActivitySync, EmulatorCore, inProcessFetch, MpaClient, MpaValidationError } from '../src/index.js';
+import { ActivitySync, MpaClient, MpaValidationError } from '../src/index.js';
+import { EmulatorCore, inProcessFetch } from '../src/emulator/index.js';
 
 describe('xboxSequenceNumber', () => {
   it('follows the SDK formula: (ticks since 1601 - 130645440000000000) >> 16', () => {

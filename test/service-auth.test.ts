@@ -11,13 +11,12 @@ import {
   MpaClient,
   MpaTransportError,
   MpaValidationError,
-  startEmulator,
   xboxServiceAuth,
   type AuthorizationRequest,
-  type Emulator,
   type XboxServiceAuth,
   type XboxServiceAuthOptions,
 } from '../src/index.js';
+import { startEmulator, type Emulator } from '../src/emulator/index.js';
 import { refusalWaitMs } from '../src/auth/refusal-hold.js';
 import { signatureTime } from '../src/auth/signature.js';
 import { createTestAuthority } from '../src/emulator/s2s-certs.js';

@@ -9,17 +9,13 @@ import { publishRoomActivity, type RoomActivityOptions } from '../src/colyseus/i
 import { createTestAuthority } from '../src/emulator/s2s-certs.js';
 import {
   ActivitySync,
-  EmulatorCore,
-  inProcessFetch,
   MpaClient,
   MpaUsageError,
   MpaValidationError,
-  startEmulator,
   xboxServiceAuth,
-  type Emulator,
-  type S2sOptions,
   type XboxServiceAuthOptions,
 } from '../src/index.js';
+import { EmulatorCore, inProcessFetch, startEmulator, type Emulator, type S2sOptions } from '../src/emulator/index.js';
 
 const started: Emulator[] = [];
 const syncs: ActivitySync[] = [];

@@ -1,7 +1,8 @@
 /**
  * `mpa-sync/emulator`: a local Multiplayer Activity service for demos, tests and CI, with no
  * Xbox credentials. A game server never imports it in production, so it lives apart from the
- * main entry.
+ * main entry. Only what a test or a demo needs is exported: the types of the `authorize` hook
+ * and of `EmulatorCore.handle`'s request stay internal (the S2S mode is their user).
  *
  * @example
  * import { startEmulator } from 'mpa-sync/emulator';
@@ -22,8 +23,6 @@ export type {
   RecordedInvite,
   RecordedRecentPlayerGroup,
   EmulatorCounters,
-  AuthorizationCheck,
-  CoreRequest,
   RateUsage,
 } from './core.js';
 export type { WindowUsage } from '../sliding-window.js';
