@@ -4,7 +4,8 @@
  * fake clock (hours of play in seconds, the same figures every run).
  */
 import { install } from '@sinonjs/fake-timers';
-import { ActivitySync, MpaClient, MpaError, MpaThrottledError, seededRandom, xboxSequenceNumber } from '../src/index.js';
+import { ActivitySync, MpaClient, MpaError, MpaThrottledError, xboxSequenceNumber } from '../src/index.js';
+import { seededRandom } from '../src/random.js';
 import { EmulatorCore, inProcessFetch } from '../src/emulator/index.js';
 import type { BenchEvent, Scenario } from './scenarios.js';
 import { activityContent, MatchBook, offlineOptimum, p95, publishedTimeline, sameContent, staleness, truthTimeline } from './truth.js';

@@ -12,7 +12,7 @@
  */
 import agonesSdk from '@google-cloud/agones-sdk';
 import { publishGameServerActivity } from '../src/agones/index.js';
-import { ActivitySync, MpaClient, type RequestEvent } from '../src/index.js';
+import { ActivitySync, MpaClient, type SyncEvent } from '../src/index.js';
 import { startEmulator } from '../src/emulator/index.js';
 import { startLocalAgonesSdk } from '../src/testing/index.js';
 
@@ -43,7 +43,7 @@ export async function runAgonesServer(log: (line: string) => void = console.log)
     await sdk.connect();
     const sync = new ActivitySync({ client: new MpaClient({ titleId: 1234567890, baseUrl: emulator.url, authorization: () => 'XBL3.0 x=1;example' }) });
     const short = (xuid: string) => `…${xuid.slice(-4)}`;
-    sync.on('request', (e: RequestEvent) => {
+    sync.on('request', (e: SyncEvent<'request'>) => {
       requests++;
       log(`    ${e.method.padEnd(6)} ${short(e.xuid)}  ${e.status}  ${e.reason}`);
     });

@@ -14,12 +14,12 @@
  */
 import { readFileSync } from 'node:fs';
 import { EventEmitter } from 'node:events';
-import { ActivitySync, bindMatchmaker, MpaClient, xboxServiceAuth, DEFAULT_BASE_URL, type RequestEvent } from 'mpa-sync';
+import { ActivitySync, bindMatchmaker, MpaClient, xboxServiceAuth, type SyncEvent } from 'mpa-sync';
 import { startEmulator, type Emulator } from 'mpa-sync/emulator';
 
 const certFile = process.env.MPA_CERT;
 if (certFile && !process.env.MPA_KEY) throw new Error('MPA_CERT needs MPA_KEY (the file of the certificate\'s private key) and MPA_SANDBOX');
-const real = certFile ? (process.env.MPA_BASE_URL ?? DEFAULT_BASE_URL) : undefined;
+const real = certFile ? (process.env.MPA_BASE_URL ?? 'https://multiplayeractivity.xboxlive.com') : undefined;
 const emulator: Emulator | undefined = real ? undefined : await startEmulator({ port: 0, host: '127.0.0.1', s2s: true });
 const auth = certFile
   ? xboxServiceAuth({ cert: readFileSync(certFile), key: readFileSync(process.env.MPA_KEY!), sandboxId: process.env.MPA_SANDBOX ?? 'RETAIL' })
@@ -37,7 +37,7 @@ const started = Date.now();
 const clock = () => `${((Date.now() - started) / 1000).toFixed(2).padStart(6)}s`;
 const short = (xuid: string) => (/^\d+$/.test(xuid) ? `…${xuid.slice(-4)}` : xuid);
 const counts = { events: 0 };
-sync.on('request', (e: RequestEvent) => {
+sync.on('request', (e: SyncEvent<'request'>) => {
   const mark = e.status === 429 || e.status >= 500 || e.status === 0 ? '  <<' : '';
   console.log(`${clock()}  ${e.method.padEnd(6)} ${short(e.xuid).padEnd(6)} ${String(e.status).padEnd(3)}  ${e.reason.padEnd(13)} ${e.groupId.padEnd(8)} ${String(e.latencyMs).padStart(4)} ms${mark}`);
 });

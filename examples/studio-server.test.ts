@@ -4,7 +4,7 @@
  */
 import { Client as SdkClient, type Room as SdkRoom } from '@colyseus/sdk';
 import { afterAll, beforeAll, expect, it, vi } from 'vitest';
-import { ActivitySync, MpaClient, type ErrorEvent, type RequestEvent } from 'mpa-sync';
+import { ActivitySync, MpaClient, type SyncEvent } from 'mpa-sync';
 import { startEmulator, type Emulator } from 'mpa-sync/emulator';
 import { startArenaServer } from './colyseus-server.js';
 
@@ -14,8 +14,8 @@ const BOB = '2533274800000002';
 let emulator: Emulator;
 let sync: ActivitySync;
 let arena: Awaited<ReturnType<typeof startArenaServer>>;
-const errors: ErrorEvent[] = [];
-const requests: RequestEvent[] = [];
+const errors: SyncEvent<'error'>[] = [];
+const requests: SyncEvent<'request'>[] = [];
 let alice: SdkRoom;
 let bob: SdkRoom;
 

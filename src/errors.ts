@@ -17,6 +17,7 @@
  */
 import type { ThrottledEntity } from './schemas.js';
 
+/** What kind of failure an {@link MpaError} is: switch on it (the table above says which are retryable). */
 export type MpaErrorCode =
   | 'VALIDATION'
   | 'REQUEST_REJECTED'

@@ -8,7 +8,9 @@ import { Client as SdkClient, type Room as SdkRoom } from '@colyseus/sdk';
 import { WebSocketTransport } from '@colyseus/ws-transport';
 import { WebSocket as WsWebSocket } from 'ws';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
-import { ActivitySync, MpaClient, MpaValidationError, type ErrorEvent, type JoinRestriction } from '../src/index.js';
+import { ActivitySync, MpaClient, MpaValidationError, type SyncEvent } from '../src/index.js';
+import type { JoinRestriction } from '../src/schemas.js';
+type ErrorEvent = SyncEvent<'error'>;
 import { startEmulator, type Emulator } from '../src/emulator/index.js';
 import { publishRoomActivity, type RoomActivity, type RoomActivityOptions, type XuidResolver } from '../src/colyseus/index.js';
 

@@ -5,7 +5,10 @@
  */
 import { EventEmitter } from 'node:events';
 import { afterEach, describe, expect, it } from 'vitest';
-import { ActivitySync, bindMatchmaker, MpaClient, MpaUsageError, MpaValidationError, parseRetryAfter, seededRandom, SequenceStamper, xboxSequenceNumber } from '../src/index.js';
+import { ActivitySync, bindMatchmaker, MpaClient, MpaUsageError, MpaValidationError, xboxSequenceNumber } from '../src/index.js';
+import { parseRetryAfter } from '../src/retry-after.js';
+import { seededRandom } from '../src/random.js';
+import { SequenceStamper } from '../src/sequence.js';
 import { EmulatorCore, startEmulator } from '../src/emulator/index.js';
 import { instrumentSync } from '../src/otel/index.js';
 import { createTestKit, type TestKit } from '../src/testing/index.js';

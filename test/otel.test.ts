@@ -3,7 +3,8 @@
  */
 import { AggregationTemporality, DataPointType, InMemoryMetricExporter, MeterProvider, MetricReader, type MetricData } from '@opentelemetry/sdk-metrics';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { MpaValidationError, type ActivitySync, type SyncedEvent } from '../src/index.js';
+import { MpaValidationError, type ActivitySync, type SyncEvent } from '../src/index.js';
+type SyncedEvent = SyncEvent<'synced'>;
 import { instrumentSync, SYNC_METRICS } from '../src/otel/index.js';
 import { createTestKit, type TestKit } from '../src/testing/index.js';
 

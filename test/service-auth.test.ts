@@ -12,11 +12,11 @@ import {
   MpaTransportError,
   MpaValidationError,
   xboxServiceAuth,
-  type AuthorizationRequest,
   type XboxServiceAuth,
   type XboxServiceAuthOptions,
 } from '../src/index.js';
 import { startEmulator, type Emulator } from '../src/emulator/index.js';
+import type { AuthorizationRequest } from '../src/client.js';
 import { refusalWaitMs } from '../src/auth/refusal-hold.js';
 import { signatureTime } from '../src/auth/signature.js';
 import { createTestAuthority } from '../src/emulator/s2s-certs.js';

@@ -146,6 +146,15 @@ export interface SyncEvents {
   listenerError: (event: ListenerErrorEvent) => void;
 }
 
+/**
+ * The payload of one event, by name: `SyncEvent<'request'>` is a {@link RequestEvent}.
+ *
+ * @example
+ * const log = (e: SyncEvent<'retry'>) => console.warn(e.xuid, e.attempt, e.message);
+ * sync.on('retry', log);
+ */
+export type SyncEvent<K extends keyof SyncEvents> = Parameters<SyncEvents[K]>[0];
+
 /** What {@link ActivitySync.stats} returns. */
 export interface SyncStats {
   /** Requests by method and HTTP status (`0` = no answer). */

@@ -189,6 +189,17 @@ function installGlobalTimers(now: number): ReturnType<typeof install> {
   }
 }
 
+/**
+ * An engine wired to an in-process emulator on a fake clock: join players, `settle()`, then
+ * assert what the service holds and what a friend sees. No sockets, no credentials.
+ *
+ * @example
+ * const kit = await createTestKit();
+ * kit.sync.group({ groupId: 'm', connectionString: 'c', maxPlayers: 2 }).join('2533274800000001');
+ * await kit.settle();
+ * expect(kit.friendView('2533274800000001')).toMatchObject({ present: true, joinable: true });
+ * await kit.dispose();
+ */
 export async function createTestKit(options: TestKitOptions = {}): Promise<TestKit> {
   // A misspelt option would silently give the default (real rate limits, say, or a shared clock).
   knownKeysOnly('test kit options', options, KIT_OPTION_KEYS);
