@@ -201,3 +201,25 @@ describe('an outage is reported once, and its end', () => {
     expect(quiet.stderr).not.toMatch(/MPA-SYNC/);
   });
 });
+
+describe('a request says what changed', () => {
+  it('the match filling is a count change that alters joinability; a count within the room does not; a settings change is settings', async () => {
+    const { sync, clock, requests } = await start({ sync: { countRefreshIntervalMs: 0 } });
+    const match = sync.group({ ...settings, maxPlayers: 3 });
+    match.join(P(1));
+    await settle(clock, sync.flush());
+    match.join(P(2)); // 2/3: room left
+    await settle(clock, sync.flush());
+    match.join(P(3)); // 3/3: full
+    await settle(clock, sync.flush());
+    match.update({ joinRestriction: 'InviteOnly' });
+    await settle(clock, sync.flush());
+    const ofP1 = requests.filter((q) => q.xuid === P(1)).map((q) => [q.reason, q.joinability]);
+    expect(ofP1).toEqual([
+      ['join', true],
+      ['count', false],
+      ['count', true],
+      ['settings', true],
+    ]);
+  });
+});
