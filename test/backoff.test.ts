@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { fullJitterDelay, retryAfterDelay } from '../src/engine/backoff.js';
+import { fullJitterDelay, retryAfterDelay } from '../src/backoff.js';
 import { seededRandom } from '../src/random.js';
 
 describe('backoff', () => {

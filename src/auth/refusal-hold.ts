@@ -6,6 +6,7 @@
  */
 import { MpaAuthorizationError, MpaError } from '../errors.js';
 import type { RandomSource } from '../random.js';
+import { fullJitterDelay } from '../backoff.js';
 import { SingleFlight } from './single-flight.js';
 
 /** How long a failed token request is kept before the token service is asked again. */
@@ -25,11 +26,12 @@ export const DEFAULT_TOKEN_BACKOFF: TokenBackoff = Object.freeze({ baseMs: 1_000
  * an unlucky draw cannot let a failing request be sent again at once.
  */
 export function refusalWaitMs(failures: number, backoff: TokenBackoff, random: RandomSource): number {
-  const ceiling = Math.min(backoff.capMs, backoff.baseMs * 2 ** Math.min(failures - 1, 30));
-  const draw = random();
   // A source that returns something outside [0, 1) gets the longest wait, never a storm.
-  const unit = draw >= 0 && draw < 1 ? draw : 1;
-  return Math.max(Math.floor(backoff.baseMs / 2), Math.floor(unit * ceiling));
+  const unit = () => {
+    const draw = random();
+    return draw >= 0 && draw < 1 ? draw : 1;
+  };
+  return Math.max(Math.floor(backoff.baseMs / 2), fullJitterDelay(failures - 1, backoff, unit));
 }
 
 /** Keeps the last failure of one kind of token request for its wait. */

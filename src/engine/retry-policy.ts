@@ -6,7 +6,7 @@
 import { MpaAuthorizationError, MpaError, MpaRequestRejectedError, MpaThrottledError, MpaTransportError } from '../errors.js';
 import { DOCUMENTED_RATE_LIMITS, type RateLimitConfig } from '../rate-limits.js';
 import type { ThrottledEntity } from '../schemas.js';
-import { fullJitterDelay, retryAfterDelay, type BackoffOptions } from './backoff.js';
+import { fullJitterDelay, retryAfterDelay, type BackoffOptions } from '../backoff.js';
 
 /** What the policy needs to know about a failed call. */
 export interface FailedCall {
@@ -76,8 +76,8 @@ export function retryPolicy(failed: FailedCall, settings: RetrySettings, random:
     // Every request of this server carries the same credentials: everyone waits once, for as
     // long as the token provider asks (it keeps a refusal for that long) or a growing backoff.
     if (exhausted) return { kind: 'give-up', ambiguous: false };
-    const asked = (error as { retryAfterMs?: unknown }).retryAfterMs;
-    const delayMs = typeof asked === 'number' && asked >= 0 ? asked : fullJitterDelay(Math.max(attempt, (failed.outageFailures ?? 1) - 1), settings.backoff, () => random);
+    const asked = error.retryAfterMs;
+    const delayMs = asked !== undefined ? asked : fullJitterDelay(Math.max(attempt, (failed.outageFailures ?? 1) - 1), settings.backoff, () => random);
     return { kind: 'retry', delayMs, scope: 'all', retryAfterMs: undefined, ambiguous: false };
   }
   const aborted = error instanceof MpaTransportError && error.reason === 'aborted';

@@ -1,7 +1,8 @@
 /**
- * How long a player waits before sending again.
+ * How long to wait before trying again: the one backoff of mpa-sync, used by the engine's retry
+ * policy and by the token provider's refusal hold.
  */
-import type { RandomSource } from '../random.js';
+import type { RandomSource } from './random.js';
 
 /** Exponential backoff settings. */
 export interface BackoffOptions {
