@@ -63,6 +63,8 @@ describe('sequence numbers stay with the clock', () => {
       if (i % 100 === 0) await clock.tickAsync(1);
     }
     await settle(clock, sync.flush());
+    match.update({ joinRestriction: 'InviteOnly' }); // a write that does leave
+    await settle(clock, sync.flush());
     const lastPut = writesOf(P(1)).at(-1)!;
     const lead = lastPut.seq! - xboxSequenceNumber(Date.now());
     // At most one more than the clock per write actually sent for P(1) (a few), never ~2,000.
