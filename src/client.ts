@@ -105,8 +105,7 @@ export interface MpaClientOptions {
   /** Service root. Default `https://multiplayeractivity.xboxlive.com`. */
   baseUrl?: string;
   /**
-   * Per-call timeout in milliseconds, getting the token included. Default 10 000. Never early,
-   * at most 1 ms late (calls of the same millisecond share one timer: see call-deadlines.ts).
+   * Per-call timeout in milliseconds, getting the token included. Default 10 000.
    */
   timeoutMs?: number;
   /** The fetch implementation. Default: the global `fetch`. */
@@ -347,8 +346,7 @@ export class MpaClient {
     options: { signal?: AbortSignal | undefined; timeoutMs?: number | undefined },
     refused: string | undefined,
   ): Promise<{ answer: Answer; authorization: string; signed: boolean; resign: boolean }> {
-    // The call's signal: aborted at the timeout or when the caller's signal aborts (shared by
-    // the calls of the same millisecond: see call-deadlines.ts).
+    // The call's signal: aborted at the timeout or when the caller's signal aborts.
     const timeoutMs = options.timeoutMs ?? this.#timeoutMs;
     const deadline = this.#deadlines.start(timeoutMs, options.signal);
     const signal = deadline.signal;
