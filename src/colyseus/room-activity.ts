@@ -1,15 +1,15 @@
 /**
  * Follows one Colyseus room's life and keeps its players' Multiplayer Activity true: joins and
- * leaves, maxClients, lock / unlock, setPrivate, dispose. It observes the room through the
- * room's own event emitter (`room['_events']`, the same one Colyseus's matchmaker listens to),
- * so no room method is overridden and the framework's own behaviour (locking a full room,
- * auto-dispose, reconnection) is untouched.
+ * leaves, maxClients, lock / unlock, setPrivate, dispose. What the room does is heard through
+ * its public Room API (see room-hooks.ts); this module turns it into the group's members and
+ * settings.
  */
-import { ErrorCode, matchMaker, ServerError, type Client, type Room } from '@colyseus/core';
+import { ErrorCode, ServerError, type Client, type Room } from '@colyseus/core';
 import type { ActivitySync } from '../engine/activity-sync.js';
 import type { GroupUpdate, MatchGroup, RecentPlayersOptions } from '../engine/group.js';
 import { MpaError, MpaUsageError, MpaValidationError } from '../errors.js';
 import { joinRestrictionSchema, knownKeysOnly, LIMITS, parseInput, xuidSchema, type JoinRestriction, type Platform, type XuidInput } from '../schemas.js';
+import { isColyseusRoom, privateAtStart, watchRoom, type RoomWatch } from './room-hooks.js';
 
 /**
  * Where a player's xuid comes from, given what Colyseus knows at `onAuth` time: the client,
@@ -66,19 +66,6 @@ export interface RoomActivity {
   readonly closed: Promise<void>;
 }
 
-/**
- * What the adapter reads that Colyseus's types mark private but its matchmaker itself uses: the
- * room's event emitter and its listing (`private` flag).
- */
-interface RoomInternals {
-  _events?: {
-    on(event: string, listener: (...args: any[]) => void): unknown;
-    once(event: string, listener: (...args: any[]) => void): unknown;
-    off(event: string, listener: (...args: any[]) => void): unknown;
-  };
-  _listing?: { private?: boolean };
-}
-
 /** Sessions authorized but not yet joined, kept at most (seat reservations last seconds). */
 const AUTHORIZED_CAP = 1024;
 
@@ -109,9 +96,7 @@ export function publishRoomActivity(room: Room<any>, options: RoomActivityOption
 }
 
 function publish(room: Room<any>, options: RoomActivityOptions): RoomActivity {
-  const internals = room as unknown as RoomInternals | undefined;
-  const events = internals?._events;
-  if (!events || typeof events.on !== 'function') {
+  if (!isColyseusRoom(room)) {
     throw new MpaValidationError('publishRoomActivity', [{ path: ['room'], message: 'room must be a Colyseus Room (call publishRoomActivity(this, ...) in onCreate)' }]);
   }
   // A misspelt option (`platfrom`, `whenlocked`) would otherwise be dropped and its default
@@ -133,21 +118,22 @@ function publish(room: Room<any>, options: RoomActivityOptions): RoomActivity {
     ]);
   }
 
-  const restriction = (): JoinRestriction => {
+  const restriction = (state: RoomWatch): JoinRestriction => {
     let r = base;
     const raise = (to: JoinRestriction) => void (RESTRICTIVENESS[to] > RESTRICTIVENESS[r] && (r = to));
-    // A room Colyseus locked because it is full is not "locked" for friends: the count shows it is
-    // full, and it reopens by itself. Only a lock on a room with free seats is the studio's choice.
-    if (room.locked && !room.hasReachedMaxClients()) raise(whenLocked);
-    if (internals._listing?.private) raise(whenPrivate);
+    // A full room is not "locked" for friends: the count shows it is full. Only the studio's lock
+    // of a room with free seats is.
+    if (state.lockedByStudio && room.locked && !room.hasReachedMaxClients()) raise(whenLocked);
+    if (state.isPrivate) raise(whenPrivate);
     return r;
   };
 
+  const atStart = privateAtStart(room);
   const group = sync.group({
     groupId: options.groupId ?? room.roomId,
     connectionString: options.connectionString,
     maxPlayers: first,
-    joinRestriction: restriction(),
+    joinRestriction: restriction({ lockedByStudio: room.locked, isPrivate: atStart.isPrivate }),
     ...(options.platform ? { platform: options.platform } : {}),
     ...(options.recentPlayers ? { recentPlayers: options.recentPlayers } : {}),
   });
@@ -162,7 +148,8 @@ function publish(room: Room<any>, options: RoomActivityOptions): RoomActivity {
     const mpaError = error instanceof MpaError ? error : new MpaUsageError(`colyseus room ${room.roomId}: ${error instanceof Error ? error.message : String(error)}`);
     sync.emit('error', { groupId: group.groupId, error: mpaError });
   };
-  // Colyseus emits these synchronously from its own join/leave paths: a throw here would break them.
+  if (atStart.problem) report(atStart.problem);
+  // Colyseus calls these from its own join/leave paths: a throw here would break them.
   const guarded =
     <A extends unknown[]>(fn: (...args: A) => void) =>
     (...args: A) => {
@@ -189,7 +176,7 @@ function publish(room: Room<any>, options: RoomActivityOptions): RoomActivity {
       if (Number.isInteger(max) && max >= LIMITS.maxPlayersMin && max <= LIMITS.maxPlayersMax) patch.maxPlayers = max;
       else report(new MpaValidationError('publishRoomActivity', [{ path: ['maxClients'], message: `room.maxClients is ${max}; MPA needs ${LIMITS.maxPlayersMin}..${LIMITS.maxPlayersMax}; keeping ${now.maxPlayers}` }]));
     }
-    const wanted = restriction();
+    const wanted = restriction(watch);
     if (wanted !== now.joinRestriction) patch.joinRestriction = wanted;
     if (guests !== now.extraPlayers) patch.extraPlayers = guests;
     if (Object.keys(patch).length > 0) group.update(patch);
@@ -222,15 +209,15 @@ function publish(room: Room<any>, options: RoomActivityOptions): RoomActivity {
     reconcile();
   });
 
-  const onLeave = guarded((client: Client) => {
-    authorized.delete(client.sessionId);
-    if (!sessions.has(client.sessionId)) return; // its join never completed
-    const id = sessions.get(client.sessionId)!;
-    sessions.delete(client.sessionId);
+  const onLeave = guarded((sessionId: string) => {
+    authorized.delete(sessionId);
+    if (!sessions.has(sessionId)) return; // its join never completed, or its leave was already heard
+    const id = sessions.get(sessionId)!;
+    sessions.delete(sessionId);
     if (id === null) guests--;
     else {
       const own = sessionsOf.get(id)!;
-      own.delete(client.sessionId);
+      own.delete(sessionId);
       // One xuid may hold several sessions (two devices, a reconnect racing the old socket):
       // the activity goes only with the last one.
       if (own.size === 0) {
@@ -241,19 +228,10 @@ function publish(room: Room<any>, options: RoomActivityOptions): RoomActivity {
     reconcile();
   });
 
-  // Colyseus locks every room at graceful shutdown just before disconnecting it: publishing
-  // that lock would cost a PUT per player right before their DELETE.
-  const onSettings = guarded(() => {
-    if (matchMaker.state === matchMaker.MatchMakerState.SHUTTING_DOWN) return;
-    reconcile();
-  });
-
   let markClosed!: () => void;
   const closed = new Promise<void>((r) => (markClosed = r));
   const onDispose = () => {
-    events.off('join', onJoin);
-    events.off('leave', onLeave);
-    for (const name of ['lock', 'unlock', 'visibility-change', 'metadata-change']) events.off(name, onSettings);
+    if (disposed) return;
     disposed = true;
     let closing: Promise<unknown>;
     try {
@@ -267,10 +245,7 @@ function publish(room: Room<any>, options: RoomActivityOptions): RoomActivity {
       .finally(markClosed);
   };
 
-  events.on('join', onJoin);
-  events.on('leave', onLeave);
-  for (const name of ['lock', 'unlock', 'visibility-change', 'metadata-change']) events.on(name, onSettings);
-  events.once('dispose', onDispose);
+  const watch: RoomWatch = watchRoom(room, atStart.isPrivate, { join: onJoin, leave: onLeave, settings: guarded(reconcile), dispose: onDispose });
 
   return {
     group,
@@ -279,8 +254,8 @@ function publish(room: Room<any>, options: RoomActivityOptions): RoomActivity {
     authorize(client, joinOptions, auth = client?.auth) {
       try {
         authorized.set(client.sessionId, resolve(client, joinOptions, auth));
-        // A join that fails after onAuth (onJoin throws, the socket drops) emits no leave: bound
-        // what such sessions leave behind, oldest first.
+        // Some joins that fail after onAuth never reach onLeave (the socket closes before onJoin,
+        // the room's onAuth throws after this): bound what they leave behind, oldest first.
         if (authorized.size > AUTHORIZED_CAP) authorized.delete(authorized.keys().next().value!);
       } catch (error) {
         const why = error instanceof MpaValidationError ? error.issues.map((i) => i.message).join('; ') : error instanceof Error ? error.message : String(error);
