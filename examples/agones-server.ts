@@ -5,16 +5,17 @@
  * player's Multiplayer Activity true from what Agones knows, against the local Agones SDK
  * server of mpa-sync/testing and the built-in emulator, both on 127.0.0.1.
  *
- *   npm run example:agones
+ *   npm run example:agones                                        (in a clone)
+ *   npx tsx node_modules/mpa-sync/examples/agones-server.ts        (installed: needs @google-cloud/agones-sdk and tsx)
  *
  * In a pod, delete the two local servers: the sidecar is on localhost:$AGONES_SDK_GRPC_PORT,
  * and the client is an MpaClient with xboxServiceAuth (docs/production.md).
  */
 import agonesSdk from '@google-cloud/agones-sdk';
-import { publishGameServerActivity } from '../src/agones/index.js';
-import { ActivitySync, MpaClient, type SyncEvent } from '../src/index.js';
-import { startEmulator } from '../src/emulator/index.js';
-import { startLocalAgonesSdk } from '../src/testing/index.js';
+import { publishGameServerActivity } from 'mpa-sync/agones';
+import { ActivitySync, MpaClient, type SyncEvent } from 'mpa-sync';
+import { startEmulator } from 'mpa-sync/emulator';
+import { startLocalAgonesSdk } from 'mpa-sync/testing';
 
 // The package's types declare an ES default export; from ESM, Node hands over the class itself.
 const AgonesSDK = agonesSdk as unknown as typeof agonesSdk.default;

@@ -116,8 +116,8 @@ async function shutdown(signal: string): Promise<void> {
   console.log('\nSummary:');
   console.table({
     'matchmaker events received': counts.events,
-    'requests sent (PUT/DELETE/POST/GET by the engine)': sent,
-    'requests saved by coalescing': stats.coalesced,
+    'requests the engine sent (PUT, DELETE, POST)': sent,
+    'changes folded into a later write (coalesced)': stats.coalesced,
     'throttled (429/503 Retry-After)': stats.throttled,
     retries: stats.retries,
     'activities left after shutdown': after.length,

@@ -11,7 +11,7 @@
  * expect(kit.friendView('2533274800000001')).toMatchObject({ present: true, players: '1/8', joinable: true });
  * await kit.dispose();
  */
-import { createClock, install, type Clock } from '@sinonjs/fake-timers';
+import type { Clock } from '@sinonjs/fake-timers';
 import { MpaClient } from '../client.js';
 import { ActivitySync, type ActivitySyncOptions } from '../engine/activity-sync.js';
 import type { RequestEvent, ThrottledEvent } from '../engine/events.js';
@@ -178,8 +178,20 @@ const ALREADY_FAKED =
   'Either drop globalTimers (the kit then runs on a private clock and leaves your fake timers alone), or keep your fake timers and give the kit the way to move them: ' +
   'createTestKit({ clock: { tickAsync: (ms) => vi.advanceTimersByTimeAsync(ms) } })';
 
+/**
+ * @sinonjs/fake-timers, loaded when a kit is made: `mpa-sync/testing` also serves the local
+ * Agones SDK server, which needs no fake clock, so importing it must not require the package.
+ */
+async function fakeTimers(): Promise<typeof import('@sinonjs/fake-timers')> {
+  try {
+    return await import('@sinonjs/fake-timers');
+  } catch {
+    throw new MpaUsageError('createTestKit needs @sinonjs/fake-timers: npm install -D @sinonjs/fake-timers');
+  }
+}
+
 /** Installs fake timers globally for the kit, or says why it cannot. */
-function installGlobalTimers(now: number): ReturnType<typeof install> {
+function installGlobalTimers(install: typeof import('@sinonjs/fake-timers').install, now: number): Clock & { uninstall(): void } {
   if (globalTimersFaked()) throw new MpaUsageError(ALREADY_FAKED);
   try {
     return install({ now, toNotFake: ['nextTick', 'queueMicrotask'] });
@@ -209,8 +221,9 @@ export async function createTestKit(options: TestKitOptions = {}): Promise<TestK
   const start = options.now === undefined ? Date.parse('2026-01-01T00:00:00Z') : +options.now;
   const own = options.clock;
   const ownIsFull = own !== undefined && typeof (own as Clock).setTimeout === 'function';
-  const installed = options.globalTimers && !own ? installGlobalTimers(start) : undefined;
-  const priv = !options.globalTimers && !own ? createClock(start) : undefined;
+  const { createClock, install } = own ? ({} as Partial<typeof import('@sinonjs/fake-timers')>) : await fakeTimers();
+  const installed = options.globalTimers && !own ? installGlobalTimers(install!, start) : undefined;
+  const priv = !options.globalTimers && !own ? createClock!(start) : undefined;
   const engineClock: Clock | undefined = priv ?? (ownIsFull ? (own as Clock) : undefined);
   const clock: TestKitClock = own ?? installed ?? priv!;
   const now = engineClock ? () => engineClock.now : () => Date.now();
