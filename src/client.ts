@@ -8,20 +8,16 @@ import { z } from 'zod';
 import {
   MpaAuthorizationError,
   MpaError,
-  MpaRequestRejectedError,
-  MpaServerError,
-  MpaThrottledError,
   MpaTransportError,
   MpaValidationError,
 } from './errors.js';
 import { raceSignal } from './race-signal.js';
+import { answerError, answerJson, type Answer } from './answer-errors.js';
 import { CallDeadlines } from './call-deadlines.js';
-import { parseRetryAfter } from './retry-after.js';
 import {
   activityInputSchema,
   activitySchema,
   deleteInputSchema,
-  errorResponseSchema,
   functionSchema,
   inviteInputSchema,
   LIMITS,
@@ -30,12 +26,10 @@ import {
   queryInputSchema,
   queryResponseSchema,
   recentPlayerGroupsSchema,
-  throttledEntitySchema,
   titleIdSchema,
   unlessUnknownKey,
   xuidSchema,
   type Activity,
-  type ActivityFields,
   type ActivityInput,
   type DeleteInput,
   type InviteInput,
@@ -175,15 +169,6 @@ const callOptionsSchema = z.strictObject(
 // Preallocated abort reasons: abort() without one builds a DOMException each time.
 const TIMED_OUT = new Error('mpa-sync call timed out');
 const CALLER_ABORTED = new Error('mpa-sync call aborted by the caller');
-
-/**
- * @internal For the engine (not in the public API): PUTs an activity it built from validated
- * input, through the client's public `setActivity`, so that a wrapper or a test double sees
- * every write the engine makes.
- */
-export function putValidatedActivity(client: MpaClient, xuid: string, activity: ActivityFields, options: CallOptions): Promise<void> {
-  return client.setActivity(xuid, activity, options);
-}
 
 const LOOPBACK = /^(localhost|127(?:\.\d{1,3}){3}|\[::1\])$/i;
 
@@ -330,8 +315,8 @@ export class MpaClient {
       } else break;
     }
     const { answer } = sent;
-    if (answer.status >= 200 && answer.status < 300) return this.#json(answer);
-    throw this.#failure(answer, sent.signed);
+    if (answer.status >= 200 && answer.status < 300) return answerJson(answer);
+    throw answerError(answer, { now: this.#now(), capMs: this.#retryAfterCapMs }, sent.signed);
   }
 
   /**
@@ -431,59 +416,10 @@ export class MpaClient {
       throw new MpaAuthorizationError('the authorization provider failed in observeResponse', { cause });
     }
   }
-
-  /** Any 2xx is success, with or without a body. */
-  #json(answer: Answer): unknown {
-    const { text, headers, status } = answer;
-    if (status === 204 || text.length === 0) return undefined;
-    try {
-      return JSON.parse(text);
-    } catch (cause) {
-      throw new MpaTransportError('body', `the body of answer ${status} is not JSON (${text.length} characters${headers.get('content-type') ? `, content-type ${headers.get('content-type')}` : ''})`, {
-        status,
-        cause,
-      });
-    }
-  }
-
-  #failure(answer: Answer, signed: boolean): MpaError {
-    const { status, text } = answer;
-    let json: unknown;
-    try {
-      json = text ? JSON.parse(text) : undefined;
-    } catch {
-      json = undefined;
-    }
-    const retryAfterMs = parseRetryAfter(answer.headers.get('retry-after'), { now: this.#now(), capMs: this.#retryAfterCapMs });
-    if (status === 429 || (status === 503 && retryAfterMs !== undefined)) {
-      const entity = json === undefined ? undefined : throttledEntitySchema.safeParse(json);
-      const throttle = entity?.success ? entity.data : undefined;
-      const message = `throttled (${status})${retryAfterMs !== undefined ? `, retry after ${retryAfterMs} ms` : ''}${throttle?.debugMessage ? `: ${throttle.debugMessage}` : ''}`;
-      return new MpaThrottledError(message, { status, retryAfterMs, throttle, debugMessage: throttle?.debugMessage });
-    }
-    const parsed = errorResponseSchema.safeParse(json);
-    const errorCode = parsed.success ? parsed.data.errorCode : undefined;
-    const debugMessage = parsed.success ? parsed.data.debugMessage : undefined;
-    const details = { status, errorCode, debugMessage };
-    const says = `${status}${errorCode ? ` ${errorCode}` : ''}${debugMessage ? `: ${debugMessage}` : ''}`;
-    if (status === 403 && signed) {
-      return new MpaAuthorizationError(`the service refused the request's Signature (${says}): check that the server clock is within 5 minutes of UTC`, details);
-    }
-    if (status === 401 || status === 403 || errorCode === 'AuthorizationError') return new MpaAuthorizationError(`not authorized (${says})`, details);
-    if (status >= 500 || status === 408) return new MpaServerError(`service error (${says})`, details);
-    return new MpaRequestRejectedError(`request rejected (${says})`, details);
-  }
 }
 
 function isPromiseLike<T>(value: T | PromiseLike<T>): value is PromiseLike<T> {
   return typeof value === 'object' && value !== null && typeof (value as { then?: unknown }).then === 'function';
-}
-
-/** An answer as read within the call's timeout: its status, headers and whole body. */
-interface Answer {
-  readonly status: number;
-  readonly headers: Headers;
-  readonly text: string;
 }
 
 function describe(cause: unknown): string {
@@ -496,15 +432,9 @@ function describe(cause: unknown): string {
 
 const NO_OPTIONS: CallOptions = Object.freeze({});
 
-function onlyKnownCallOptions(raw: object): boolean {
-  for (const key in raw) if (key !== 'signal' && key !== 'timeoutMs') return false;
-  return true;
-}
-
-/** Checks per-call options; the common shapes skip zod, since this runs on every call. */
+/** Checks per-call options. */
 function callOptions(raw: CallOptions | undefined): CallOptions {
   if (raw === undefined) return NO_OPTIONS;
-  if (typeof raw === 'object' && raw !== null && raw.timeoutMs === undefined && (raw.signal === undefined || raw.signal instanceof AbortSignal) && onlyKnownCallOptions(raw)) return raw;
   return parseInput(callOptionsSchema, raw, 'call options', ['options']);
 }
 

@@ -20,6 +20,7 @@ import type { ActivityContent, SendReason } from './desired.js';
 import type { PlayerStateName, SyncStats } from './events.js';
 import { DueQueue } from './due-queue.js';
 import { MatchGroup, type GroupOptions, type GroupSink } from './group.js';
+import { Memberships } from './memberships.js';
 import { OutageTracker } from './outage.js';
 import { createPlayerMachine, type ChartDeps, type PlayerEmitted, type PlayerMachine } from './player-chart.js';
 import { PlayerSession, type SessionDeps, type SessionReport } from './player-session.js';
@@ -38,8 +39,8 @@ const debug = debuglog('mpa-sync');
 /** A player: their session, and the groups that hold them, in the order they joined. */
 interface Player {
   readonly session: PlayerSession;
-  /** Each group's desired activity for the player; the last entry is the one they show. */
-  readonly groups: Map<string, ActivityContent>;
+  /** The groups that hold the player, and which one they show. */
+  readonly memberships: Memberships;
   /** Group of the newest desired state, for events after the player left. */
   groupId: string;
   /** Bumped each time the player starts or stops resting: stale keep-alive entries are ignored. */
@@ -310,34 +311,21 @@ export class ActivitySync extends SafeEmitter {
       if (activity === null) return;
       player = this.#spawn(xuid, groupId);
     }
-    const { groups, session } = player;
-    const before = lastEntry(groups);
-    if (activity === null) groups.delete(groupId);
-    else {
-      // A join moves the group to the end: the one shown.
-      if (reason === 'join') groups.delete(groupId);
-      groups.set(groupId, activity);
-    }
-    const after = lastEntry(groups);
-    if (after !== undefined && before !== undefined && after[0] === before[0] && after[1] === before[1]) return;
+    const { session } = player;
+    const shown = player.memberships.change(groupId, activity, reason);
+    if (!shown) return;
     this.#leftovers.delete(xuid);
     // A change replacing one that was still waiting: counted as coalesced.
     // (A leave before anything was sent is counted once, when the player is gone.)
-    if ((session.state === 'updating' || session.state === 'leaving') && !session.inFlight && (after !== undefined || session.sent)) this.#stats.coalesced++;
-    if (after === undefined) {
-      player.groupId = groupId;
-      session.send({ type: 'DESIRE', groupId, activity: null, reason: 'leave', at });
-    } else {
-      player.groupId = after[0];
-      const shownReason: SendReason = after[0] !== groupId ? 'settings' : reason;
-      session.send({ type: 'DESIRE', groupId: after[0], activity: after[1], reason: shownReason, at });
-    }
+    if ((session.state === 'updating' || session.state === 'leaving') && !session.inFlight && (shown.activity !== null || session.sent)) this.#stats.coalesced++;
+    player.groupId = shown.groupId;
+    session.send({ type: 'DESIRE', ...shown, at });
   }
 
   #spawn(xuid: string, groupId: string): Player {
     const player: Player = {
       session: new PlayerSession(xuid, groupId, this.#options.countRefreshIntervalMs, this.#sessionDeps),
-      groups: new Map(),
+      memberships: new Memberships(),
       groupId,
       restGen: 0,
     };
@@ -497,10 +485,4 @@ export class ActivitySync extends SafeEmitter {
     const name = error instanceof Error ? error.name : typeof error;
     this.warnOnce('internal', `mpa-sync: a request job failed unexpectedly (${name}); the engine went on`, 'MPA_SYNC_INTERNAL_ERROR');
   }
-}
-
-function lastEntry<K, V>(map: Map<K, V>): [K, V] | undefined {
-  let last: [K, V] | undefined;
-  for (const entry of map) last = entry;
-  return last;
 }

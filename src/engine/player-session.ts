@@ -5,7 +5,7 @@
  * happened through one `report` function. It decides nothing itself: the chart does.
  */
 import type { SnapshotFrom } from 'xstate';
-import { putValidatedActivity, type MpaClient } from '../client.js';
+import type { MpaClient } from '../client.js';
 import { MpaError, MpaTransportError, MpaValidationError } from '../errors.js';
 import type { SequenceStamper } from '../sequence.js';
 import type { ChartStepper, ChartEffect } from './chart-step.js';
@@ -192,7 +192,7 @@ export class PlayerSession {
     this.#inFlight = true;
     this.sent = true;
     try {
-      if (request.method === 'PUT') await putValidatedActivity(client, this.xuid, { ...request.activity!, sequenceNumber }, { signal });
+      if (request.method === 'PUT') await client.setActivity(this.xuid, { ...request.activity!, sequenceNumber }, { signal });
       else await client.deleteActivity(this.xuid, { sequenceNumber }, { signal });
       this.#inFlight = false;
       this.#deps.report(this, { kind: 'request', method: request.method, groupId: request.groupId, status: 204, startedAt, attempt, reason: request.reason, joinability: request.joinability, sequenceNumber });
