@@ -186,8 +186,9 @@ export function createPlayerMachine({ now }: ChartDeps) {
       isSuperseded: ({ context }) => context.superseded,
       /** The last write was refused for good: rest until the next change. */
       isAbandoned: ({ context }) => context.abandoned,
-      /** The service holds what the game server wants (and no keep-alive or read is due). */
+      /** The service holds what the game server wants (and no keep-alive is due). */
       isPublished: ({ context }) => context.published !== null && !context.keepAliveDue && sameContent(context.published, context.desired),
+      /** Something of ours is on the service. */
       hasPublished: ({ context }) => context.published !== null,
       /** The change leaves the desired state as the service already holds it. */
       changesNothing: ({ context, event }) => {
@@ -236,6 +237,7 @@ export function createPlayerMachine({ now }: ChartDeps) {
           desired: e.activity,
           changedAt: e.at,
           joining: e.reason === 'join' ? true : context.joining,
+          // A superseded player stays so until a real change: a join, or content of its own.
           superseded: context.superseded && e.activity !== null && sameContent(e.activity, context.desired) && e.reason !== 'join',
           abandoned: false,
           wrongSince: !wrongNow ? undefined : wasWrong ? context.wrongSince : now(),
