@@ -159,7 +159,7 @@ export class ActivitySync extends SafeEmitter {
     this.#sink = {
       desire: (xuid, groupId, activity, reason) => this.#desire(xuid, groupId, activity, reason),
       release: (group) => void (this.#groups.get(group.groupId) === group && this.#groups.delete(group.groupId)),
-      settled: (xuids) => this.#waiters.until(() => xuids.every((x) => this.#players.get(x)?.session.hasTag('settled') ?? true)),
+      settled: (xuids) => this.#waiters.untilSettled(xuids, (x) => this.#players.get(x)?.session.hasTag('settled') ?? true),
       assertOpen: () => this.#assertOpen(),
       invite: (groupId, settings, sender, xuids) => sendInvites(this.#postDeps, groupId, settings, sender, xuids),
       reportRecentPlayers: (groupId, groups) => reportRecentPlayers(this.#postDeps, groupId, groups),
@@ -382,7 +382,10 @@ export class ActivitySync extends SafeEmitter {
       if (this.#keepAlive.size > 2 * this.#players.size + 1024) this.#keepAlive.compact((e) => this.#players.get(e.xuid)?.restGen === e.gen);
       this.#keepAlive.push({ xuid: player.session.xuid, gen: player.restGen }, this.#clock.monotonic() + this.#options.keepAliveMs);
     }
-    if (settledNow) this.#waiters.wake();
+    if (settledNow) {
+      this.#waiters.settled(player.session.xuid);
+      this.#waiters.wake();
+    }
   }
 
   #retire(player: Player): void {

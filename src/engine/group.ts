@@ -281,8 +281,9 @@ export class MatchGroup {
   /** @internal Leaves everyone, for the engine's close. */
   leaveAll(): readonly string[] {
     const members = this.members;
-    for (const xuid of members) this.leave(xuid);
+    // Closed first: everyone is leaving, so nobody's count is refreshed on the way out.
     this.#closed = true;
+    for (const xuid of members) this.leave(xuid);
     this.#stopInterval?.();
     return members;
   }
@@ -290,7 +291,7 @@ export class MatchGroup {
   #remove(xuid: string): boolean {
     if (!this.#members.delete(xuid)) return false;
     this.#content = undefined;
-    if (this.#members.size > 0) this.#refreshOthers(undefined, 'count');
+    if (this.#members.size > 0 && !this.#closed) this.#refreshOthers(undefined, 'count');
     return true;
   }
 

@@ -7,6 +7,8 @@ import type { EngineClock } from './clock.js';
 /** Conditions awaited until they hold, or until `released` says there is nothing left to wait for. */
 export class Waiters {
   readonly #checks = new Set<() => void>();
+  /** Waits on players, by player: each ends when the last of its players has settled. */
+  readonly #byPlayer = new Map<string, Set<{ pending: Set<string>; resolve: () => void }>>();
 
   constructor(
     private readonly clock: EngineClock,
@@ -27,8 +29,41 @@ export class Waiters {
     });
   }
 
-  /** Something settled: check every condition again. */
+  /**
+   * Resolves once each of `xuids` has settled (now, or at a later {@link settled} call), or when
+   * waiting ends for everyone. Indexed by player, so that a thousand groups closing at once do
+   * not each check every member whenever one player settles.
+   */
+  untilSettled(xuids: readonly string[], isSettled: (xuid: string) => boolean): Promise<void> {
+    const pending = new Set(xuids.filter((x) => !isSettled(x)));
+    if (pending.size === 0 || this.released()) return Promise.resolve();
+    return new Promise((resolve) => {
+      const wait = { pending, resolve };
+      for (const xuid of pending) {
+        let waits = this.#byPlayer.get(xuid);
+        if (!waits) this.#byPlayer.set(xuid, (waits = new Set()));
+        waits.add(wait);
+      }
+    });
+  }
+
+  /** `xuid` settled: the waits on it that have no other player pending end. */
+  settled(xuid: string): void {
+    const waits = this.#byPlayer.get(xuid);
+    if (!waits) return;
+    this.#byPlayer.delete(xuid);
+    for (const wait of waits) {
+      wait.pending.delete(xuid);
+      if (wait.pending.size === 0) wait.resolve();
+    }
+  }
+
+  /** Something settled: check every condition again (and end every wait, once waiting is over for everyone). */
   wake(): void {
+    if (this.released() && this.#byPlayer.size > 0) {
+      for (const waits of this.#byPlayer.values()) for (const wait of waits) wait.resolve();
+      this.#byPlayer.clear();
+    }
     if (this.#checks.size === 0) return;
     for (const check of [...this.#checks]) check();
   }
