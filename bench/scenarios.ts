@@ -106,6 +106,31 @@ export function churn(seed = 4): Scenario {
   return { name: 'churn', description: '12 matches for 10 min, each leave refilled 1 to 8 s later; 4 of them stay full, so each leave and join flips joinability', events: sortEvents(events) };
 }
 
+/**
+ * A host who cannot make up their mind, then a lobby that empties: in each of 8 matches (one
+ * every 30 s), 8 players join within half a second, the host toggles privacy (Followed and
+ * InviteOnly in turn) 9 times 1.5 s apart, and everyone leaves within 15 s of joining. Every
+ * player's join and 9 toggles are the 10 writes their window allows (10 per 15 s), so the leave
+ * is the 11th: it must still be published at once (the last write of every window is kept for a
+ * leave). The matches have 16 seats, so the joins change only the count.
+ */
+export function privacyToggles(seed = 5): Scenario {
+  const random = seededRandom(seed);
+  const events: BenchEvent[] = [];
+  for (let m = 0; m < 8; m++) {
+    const match = `privacy-${m}`;
+    const t0 = m * 30_000;
+    events.push({ t: t0, kind: 'alloc', match, settings: settings(m, 16) });
+    const members = Array.from({ length: 8 }, (_, p) => xuid(20_000 + m * 8 + p));
+    for (const who of members) events.push({ t: t0 + Math.floor(random() * 500), kind: 'join', match, xuid: who });
+    for (let k = 0; k < 9; k++) events.push({ t: t0 + 2000 + k * 1500, kind: 'settings', match, update: { joinRestriction: k % 2 === 0 ? 'InviteOnly' : 'Followed' } });
+    // The last toggle lands at t0 + 14 s; the leaves follow within the next 900 ms.
+    for (const who of members) events.push({ t: t0 + 14_100 + Math.floor(random() * 800), kind: 'leave', match, xuid: who });
+    events.push({ t: t0 + 16_000, kind: 'end', match });
+  }
+  return { name: 'privacy-toggles', description: '8 matches of 8: the host toggles privacy 9 times within 15 s, then everyone leaves, each leave the 11th write of its window', events: sortEvents(events) };
+}
+
 function sortEvents(events: BenchEvent[]): BenchEvent[] {
   return events.map((e, i) => [e, i] as const).sort((a, b) => a[0].t - b[0].t || a[1] - b[1]).map(([e]) => e);
 }

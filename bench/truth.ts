@@ -244,6 +244,48 @@ export function staleness(truth: Timeline, published: Timeline, endT: number): S
   return result;
 }
 
+/** How long each leave took to reach the service. */
+export interface LeaveDelays {
+  /** Per leave published before the truth changed again: ms from the leave until the service held no activity. */
+  published: number[];
+  /** Leaves not published by `endT` with the player still gone (each also counted in `published` with its duration so far). */
+  open: number;
+  /** Leaves the player undid (joined again) before the service showed them: no delay to measure. */
+  overtaken: number;
+}
+
+/**
+ * For every leave (the truth going from an activity to none), how long until the service held
+ * no activity for that player either (an accepted DELETE; 0 ms when it already held none). A
+ * leave the player undoes before it is published is counted apart as overtaken: what friends
+ * saw then is the staleness of the next change. A leave still unpublished at `endT` counts with
+ * its duration so far.
+ */
+export function leaveDelays(truth: Timeline, published: Timeline, endT: number): LeaveDelays {
+  const result: LeaveDelays = { published: [], open: 0, overtaken: 0 };
+  for (const [xuid, changes] of truth) {
+    const have = published.get(xuid) ?? [];
+    for (let i = 1; i < changes.length; i++) {
+      const { t, state } = changes[i]!;
+      if (state !== null || changes[i - 1]!.state === null || t > endT) continue;
+      const until = Math.min(changes[i + 1]?.t ?? Infinity, endT);
+      // What the service held at the leave (the last published change at or before it), then
+      // the first later change to none before the truth moved on.
+      let h = 0;
+      while (h < have.length && have[h]!.t <= t) h++;
+      let gone: number | null = (have[h - 1]?.state ?? null) === null ? t : null;
+      for (; gone === null && h < have.length && have[h]!.t <= until; h++) if (have[h]!.state === null) gone = have[h]!.t;
+      if (gone !== null) result.published.push(gone - t);
+      else if (until < endT) result.overtaken++;
+      else {
+        result.published.push(endT - t);
+        result.open++;
+      }
+    }
+  }
+  return result;
+}
+
 /** The fewest writes for the same pacing, and when each is sent. */
 export interface Optimum {
   puts: number;

@@ -8,7 +8,7 @@ import { ActivitySync, MpaClient, MpaError, MpaThrottledError, xboxSequenceNumbe
 import { seededRandom } from '../src/random.js';
 import { EmulatorCore, inProcessFetch } from '../src/emulator/index.js';
 import type { BenchEvent, Scenario } from './scenarios.js';
-import { activityContent, MatchBook, offlineOptimum, p95, publishedTimeline, sameContent, staleness, truthTimeline } from './truth.js';
+import { activityContent, leaveDelays, MatchBook, offlineOptimum, p95, publishedTimeline, sameContent, staleness, truthTimeline } from './truth.js';
 
 interface Contender {
   apply(event: BenchEvent): void;
@@ -133,6 +133,9 @@ export interface WireResult {
   countMaxS: number;
   /** Episodes still wrong when the run stopped (counted with their duration so far). */
   openAtEnd: number;
+  /** Leaves measured (those the player did not undo first), and the longest until the service showed it. */
+  leaves: number;
+  leaveP100S: number;
   convergeS: number | null;
 }
 
@@ -183,7 +186,9 @@ export async function runWire(scenario: Scenario, name: keyof typeof CONTENDERS)
     const truth = truthTimeline(scenario.events);
     const log = emulator.log;
     if (log.length !== emulator.counters.requests) throw new Error(`the emulator's log kept ${log.length} of ${emulator.counters.requests} requests: the replay would be wrong`);
-    const stale = staleness(truth, publishedTimeline(log, start), endT);
+    const published = publishedTimeline(log, start);
+    const stale = staleness(truth, published, endT);
+    const leaves = leaveDelays(truth, published, endT);
     const result: WireResult = {
       scenario: scenario.name,
       contender: name,
@@ -198,6 +203,8 @@ export async function runWire(scenario: Scenario, name: keyof typeof CONTENDERS)
       countP95S: p95(stale.count) / 1000,
       countMaxS: longest(stale.count) / 1000,
       openAtEnd: stale.openAtEnd,
+      leaves: leaves.published.length,
+      leaveP100S: longest(leaves.published) / 1000,
       convergeS,
     };
     await Promise.race([contender.close(), clock.tickAsync(120_000)]);

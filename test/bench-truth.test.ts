@@ -3,8 +3,8 @@
  * bench/RESULTS.md is wrong, so they are specified here on small hand-made cases.
  */
 import { describe, expect, it } from 'vitest';
-import { churn, type BenchEvent } from '../bench/scenarios.js';
-import { offlineOptimum, p95, publishedTimeline, sameJoinability, staleness, truthTimeline, type LogLine } from '../bench/truth.js';
+import { churn, privacyToggles, type BenchEvent } from '../bench/scenarios.js';
+import { leaveDelays, offlineOptimum, p95, publishedTimeline, sameJoinability, staleness, truthTimeline, type LogLine } from '../bench/truth.js';
 
 const A = '2533274800000001';
 const B = '2533274800000002';
@@ -101,6 +101,41 @@ describe('staleness from the log', () => {
     const truth = truthTimeline([alloc(8), join(0, A), leave(10_000, A)]);
     const log: LogLine[] = [put(0, A, 1, { joinRestriction: 'Public' }), put(3000, A, 1), { time: 10_400, method: 'DELETE', xuid: A, status: 204, body: { sequenceNumber: '9' } }];
     expect(staleness(truth, publishedTimeline(log, 0), 20_000).joinability).toEqual([3000, 400]);
+  });
+});
+
+describe('leave delays', () => {
+  const del = (time: number, xuid: string, status = 204): LogLine => ({ time, method: 'DELETE', xuid, status, body: { sequenceNumber: String(time + 1) } });
+
+  it('measures each leave until the service holds no activity, 0 ms when the DELETE lands in its millisecond', () => {
+    const truth = truthTimeline([alloc(8), join(0, A), join(0, B), leave(5000, A), leave(6000, B)]);
+    const log = [put(0, A, 2), put(0, B, 2), del(5000, A), put(5000, B, 1), del(6400, B)];
+    expect(leaveDelays(truth, publishedTimeline(log, 0), 10_000)).toEqual({ published: [0, 400], open: 0, overtaken: 0 });
+  });
+
+  it('takes a refused DELETE for nothing, and counts a leave unpublished at the end with its duration so far', () => {
+    const truth = truthTimeline([alloc(8), join(0, A), leave(5000, A)]);
+    const log = [put(0, A, 1), del(5000, A, 429)];
+    expect(leaveDelays(truth, publishedTimeline(log, 0), 8000)).toEqual({ published: [3000], open: 1, overtaken: 0 });
+  });
+
+  it('counts 0 ms for a leave when the service never showed the player, and sets apart a leave undone before it was published', () => {
+    const truth = truthTimeline([alloc(8), join(0, A), join(0, B), leave(1000, A), leave(2000, B), join(3000, B)]);
+    // A's join never reached the service; B's leave was never published before B came back.
+    const log = [put(0, B, 2), put(3000, B, 1)];
+    expect(leaveDelays(truth, publishedTimeline(log, 0), 10_000)).toEqual({ published: [0], open: 0, overtaken: 1 });
+  });
+
+  it('privacy-toggles makes every leave the 11th write of its window, even for the offline optimum', () => {
+    const scenario = privacyToggles();
+    const truth = truthTimeline(scenario.events);
+    const { schedule } = offlineOptimum(truth, 15_000);
+    const leaves = scenario.events.filter((e): e is Extract<BenchEvent, { xuid: string }> => e.kind === 'leave');
+    expect(leaves).toHaveLength(64);
+    for (const e of leaves) {
+      const writesBefore = schedule.get(e.xuid)!.filter((c) => c.t < e.t && c.t > e.t - 15_000);
+      expect(writesBefore).toHaveLength(10);
+    }
   });
 });
 
