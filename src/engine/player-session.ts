@@ -50,10 +50,10 @@ export class PlayerSession {
   #snapshot: Snapshot;
   #state: PlayerState = 'idle';
   readonly #deps: SessionDeps;
-  /** Pending `after` delays of the chart, by id. */
-  readonly #timers = new Map<string, unknown>();
+  /** Pending `after` delays of the chart, by id (made when the first is scheduled: most players rest without one). */
+  #timers: Map<string, unknown> | undefined;
   /** Events caused while the chart handles another wait here, in order. */
-  #inbox: PlayerEvent[] = [];
+  #inbox: PlayerEvent[] | undefined;
   #stepping = false;
   /** Bumped at every `send`: a queued request runs only if it is still the newest. */
   #ticket = 0;
@@ -91,20 +91,22 @@ export class PlayerSession {
   /** Hands an event to the chart; events it causes are handled after it, in order. */
   send(event: PlayerEvent | { type: string }): void {
     if (this.#stopped) return;
-    this.#inbox.push(event as PlayerEvent);
-    if (this.#stepping) return;
+    if (this.#stepping) {
+      (this.#inbox ??= []).push(event as PlayerEvent);
+      return;
+    }
     this.#stepping = true;
     try {
-      for (let next = this.#inbox.shift(); next !== undefined && !this.#stopped; next = this.#inbox.shift()) {
+      for (let next: PlayerEvent | undefined = event as PlayerEvent; next !== undefined && !this.#stopped; next = this.#inbox?.shift()) {
         if (this.#snapshot.status !== 'active') break;
         const [snapshot, effects] = this.#deps.stepper.step(this.#snapshot, next);
         this.#snapshot = snapshot;
         this.#execute(effects);
-        if (this.#inbox.length === 0 && this.#deps.flushing() && snapshot.hasTag('paced')) this.#inbox.push({ type: 'FLUSH' });
+        if (!this.#inbox?.length && this.#deps.flushing() && snapshot.hasTag('paced')) (this.#inbox ??= []).push({ type: 'FLUSH' });
       }
     } finally {
       this.#stepping = false;
-      this.#inbox = [];
+      this.#inbox = undefined;
     }
   }
 
@@ -112,8 +114,8 @@ export class PlayerSession {
   stop(): void {
     this.#stopped = true;
     this.#ticket++;
-    for (const handle of this.#timers.values()) this.#deps.clock.clearTimeout(handle);
-    this.#timers.clear();
+    for (const handle of this.#timers?.values() ?? []) this.#deps.clock.clearTimeout(handle);
+    this.#timers = undefined;
   }
 
   #execute(effects: readonly ChartEffect<PlayerEmitted>[]): void {
@@ -123,20 +125,20 @@ export class PlayerSession {
       else {
         this.#cancel(effect.id);
         const handle = this.#deps.clock.setTimeout(() => {
-          if (this.#timers.get(effect.id) !== handle) return;
-          this.#timers.delete(effect.id);
+          if (this.#timers?.get(effect.id) !== handle) return;
+          this.#timers!.delete(effect.id);
           this.send(effect.event);
         }, effect.delayMs);
-        this.#timers.set(effect.id, handle);
+        (this.#timers ??= new Map()).set(effect.id, handle);
       }
     }
   }
 
   #cancel(id: string): void {
-    const handle = this.#timers.get(id);
+    const handle = this.#timers?.get(id);
     if (handle === undefined) return;
     this.#deps.clock.clearTimeout(handle);
-    this.#timers.delete(id);
+    this.#timers!.delete(id);
   }
 
   #onEmitted(event: PlayerEmitted): void {
