@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { fullJitterDelay, retryAfterDelay } from '../src/backoff.js';
+import { equalJitterDelay, fullJitterDelay, retryAfterDelay } from '../src/backoff.js';
 import { seededRandom } from '../src/random.js';
 
 describe('backoff', () => {
@@ -24,5 +24,15 @@ describe('backoff', () => {
     const a = seededRandom(42);
     const b = seededRandom(42);
     expect(Array.from({ length: 5 }, a)).toEqual(Array.from({ length: 5 }, b));
+  });
+});
+
+describe('equalJitterDelay', () => {
+  it('waits at least half of min(cap, base * 2^attempt), at most all of it', () => {
+    const options = { baseMs: 500, capMs: 30_000 };
+    expect(equalJitterDelay(0, options, () => 0)).toBe(250);
+    expect(equalJitterDelay(0, options, () => 0.999_999)).toBe(500);
+    expect(equalJitterDelay(3, options, () => 0)).toBe(2000);
+    expect(equalJitterDelay(20, options, () => 0)).toBe(15_000);
   });
 });

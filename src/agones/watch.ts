@@ -5,6 +5,7 @@
  * changed meanwhile: nothing is lost, there are no events to replay.
  */
 import type { AgonesGameServerObject } from './game-server.js';
+import { equalJitterDelay } from '../backoff.js';
 
 /** Timers the reconnect backoff runs on: the global ones, or a @sinonjs/fake-timers clock. */
 export interface WatchTimers {
@@ -72,9 +73,8 @@ export function watchWithReconnect(
     forget(attempt.stream);
     if (stopped || current !== attempt) return;
     failures++;
-    const ceiling = Math.min(reconnect.capMs, reconnect.baseMs * 2 ** Math.min(failures - 1, 30));
     // Half fixed, half random: spread out, never an immediate retry storm.
-    const delayMs = Math.round(ceiling / 2 + (random() * ceiling) / 2);
+    const delayMs = equalJitterDelay(failures - 1, reconnect, random);
     onBreak({ error, attempt: failures, delayMs });
     timer = timers.setTimeout(() => void again(), delayMs);
   };
