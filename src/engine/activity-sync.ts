@@ -47,7 +47,10 @@ interface Player {
   restGen: number;
 }
 
-/** Internals a test may replace: the chart, built on the engine's clock. */
+/**
+ * @internal What a test may replace: the chart, built on the engine's clock (to show that an
+ * edit made with `machine.provide()` drives the engine exactly as it would a live actor).
+ */
 export interface SyncInternals {
   machine?: (deps: ChartDeps) => PlayerMachine;
 }
