@@ -298,6 +298,18 @@ export function createPlayerMachine({ now }: ChartDeps) {
 
   /** A change while nothing is under way: record it, then decide again from the top. */
   const redecide = { target: '#player.deciding', reenter: true, actions: 'desire' } as const;
+  /** A request on the wire, PUT or DELETE: the answer decides; a change meanwhile is recorded for then. */
+  const inFlight = {
+    on: {
+      SENT: { target: '#player.deciding', actions: ['synced', 'published'] },
+      FAILED: [
+        { guard: 'failedSuperseded', target: '#player.deciding', actions: ['superseded', 'reportSuperseded'] },
+        { guard: 'canRetry', target: 'backingOff', actions: 'scheduleRetry' },
+        { target: '#player.deciding', actions: 'abandon' },
+      ],
+      DESIRE: { actions: 'desire' },
+    },
+  } as const;
 
   return machine.createMachine({
     id: 'player',
@@ -376,18 +388,7 @@ export function createPlayerMachine({ now }: ChartDeps) {
               DESIRE: [{ guard: 'isMoreUrgent', ...redecide }, { actions: 'desire' }],
             },
           },
-          inFlight: {
-            on: {
-              SENT: { target: '#player.deciding', actions: ['synced', 'published'] },
-              FAILED: [
-                { guard: 'failedSuperseded', target: '#player.deciding', actions: ['superseded', 'reportSuperseded'] },
-                { guard: 'canRetry', target: 'backingOff', actions: 'scheduleRetry' },
-                { target: '#player.deciding', actions: 'abandon' },
-              ],
-              // Recorded; decided on when the answer comes.
-              DESIRE: { actions: 'desire' },
-            },
-          },
+          inFlight,
         },
       },
       /** A DELETE is wanted or under way. */
@@ -414,17 +415,7 @@ export function createPlayerMachine({ now }: ChartDeps) {
               DESIRE: redecide,
             },
           },
-          inFlight: {
-            on: {
-              SENT: { target: '#player.deciding', actions: ['synced', 'published'] },
-              FAILED: [
-                { guard: 'failedSuperseded', target: '#player.deciding', actions: ['superseded', 'reportSuperseded'] },
-                { guard: 'canRetry', target: 'backingOff', actions: 'scheduleRetry' },
-                { target: '#player.deciding', actions: 'abandon' },
-              ],
-              DESIRE: { actions: 'desire' },
-            },
-          },
+          inFlight,
         },
       },
       /** The player left and nothing of ours remains (or a newer writer owns the activity). */
